@@ -1,0 +1,1 @@
+//! The kubectl-compatible command-line client behind `rkube kubectl`.

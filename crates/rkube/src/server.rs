@@ -1,0 +1,119 @@
+//! `rkube server`: opens the store and runs the control-plane roles until SIGINT/SIGTERM.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use rkube_store::{EtcdStore, RedbStore, Store};
+use tracing::info;
+
+/// Flags follow k3s where k3s has one.
+#[derive(Args, Debug)]
+pub struct ServerArgs {
+    /// Directory holding the server's and the local agent's state.
+    #[arg(long, default_value = "/var/lib/rkube", env = "RKUBE_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// HTTPS port of the API server.
+    #[arg(long, default_value_t = 6443)]
+    pub https_listen_port: u16,
+    /// Also write the admin kubeconfig here.
+    #[arg(long)]
+    pub write_kubeconfig: Option<PathBuf>,
+    /// Join token for agents (default: generated into <data-dir>/server/token).
+    #[arg(long, env = "RKUBE_TOKEN")]
+    pub token: Option<String>,
+    /// etcd v3 endpoints (comma-separated http://host:port); default: the embedded store.
+    #[arg(long, env = "RKUBE_DATASTORE_ENDPOINT")]
+    pub datastore_endpoint: Option<String>,
+    /// Pod network range.
+    #[arg(long, default_value = "10.42.0.0/16")]
+    pub cluster_cidr: String,
+    /// Service IP range.
+    #[arg(long, default_value = "10.43.0.0/16")]
+    pub service_cidr: String,
+    /// Cluster DNS service IP.
+    #[arg(long, default_value = "10.43.0.10")]
+    pub cluster_dns: IpAddr,
+    /// Cluster domain.
+    #[arg(long, default_value = "cluster.local")]
+    pub cluster_domain: String,
+    /// Name of the local node (default: the host name).
+    #[arg(long)]
+    pub node_name: Option<String>,
+    /// IP address to advertise for the local node.
+    #[arg(long)]
+    pub node_ip: Option<IpAddr>,
+    /// Run only the control plane, no local node agent.
+    #[arg(long)]
+    pub disable_agent: bool,
+    /// Do not run a packaged component (dns, ingress, servicelb, ...). Repeatable.
+    #[arg(long)]
+    pub disable: Vec<String>,
+}
+
+pub fn run(args: ServerArgs) -> anyhow::Result<()> {
+    init_tracing();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("rkube-server")
+        .build()
+        .context("start async runtime")?;
+    rt.block_on(serve(args))
+}
+
+async fn serve(args: ServerArgs) -> anyhow::Result<()> {
+    let store = open_store(&args).await?;
+    let revision = store
+        .current_revision()
+        .await
+        .context("read store revision")?;
+    info!(revision, data_dir = %args.data_dir.display(), "rkube server started");
+    shutdown_signal().await;
+    info!("shutting down");
+    Ok(())
+}
+
+/// The embedded store under `<data-dir>/server/db/`, or etcd with `--datastore-endpoint`.
+pub async fn open_store(args: &ServerArgs) -> anyhow::Result<Arc<dyn Store>> {
+    match &args.datastore_endpoint {
+        Some(ep) => Ok(Arc::new(
+            EtcdStore::connect(ep)
+                .await
+                .with_context(|| format!("connect to datastore {ep}"))?,
+        )),
+        None => {
+            let path = args.data_dir.join("server/db/state.redb");
+            let store = tokio::task::spawn_blocking(move || RedbStore::open(&path))
+                .await
+                .context("open store task")?
+                .context("open embedded store")?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("RKUBE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
