@@ -1,5 +1,329 @@
 //! The Kubernetes REST API over HTTPS.
 //!
 //! The API server is the only component that touches the store (`rkube-store`); every other
-//! role is a client of this API, also inside one `rkube server` process.
+//! role is a client of this API, also inside one `rkube server` process. Requests flow:
+//! TLS (client certificate) → authentication → routing → decode → admission (defaults,
+//! validation) → store → encode (JSON or Table). Lists and watches are served from the watch
+//! cache ([`cache`]).
+
+mod admission;
+mod alloc;
+mod auth;
+mod bootstrap;
+pub mod cache;
+mod defaults;
+mod discovery;
+mod fields;
+mod http;
+mod object;
+mod patch;
 pub mod pki;
+mod request;
+mod rest;
+mod table;
+mod watch;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use ::http::{Method, Response, StatusCode};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use rkube_apimachinery::registry::ResourceInfo;
+use rkube_apimachinery::status::ApiError;
+use rkube_store::Store;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info};
+
+pub use alloc::Cidr;
+pub use auth::User;
+
+use crate::http::{error_response, json_response, raw_response, Body};
+use crate::request::{route, Query, Route};
+
+/// Largest request body (upstream's limit): larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+/// How the API server is set up.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Where the CA and certificates live (`<data-dir>/server/tls`).
+    pub tls_dir: PathBuf,
+    /// Admin kubeconfigs to write (`<data-dir>/kubeconfig`, `--write-kubeconfig`).
+    pub kubeconfigs: Vec<PathBuf>,
+    pub node_ips: Vec<IpAddr>,
+    pub cluster_domain: String,
+    pub service_cidr: Cidr,
+}
+
+/// A running API server's shared state.
+pub struct ApiServer {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) cache: Arc<cache::Cache>,
+    config: Config,
+    allocator: Mutex<alloc::Allocator>,
+    server_address: String,
+}
+
+/// What [`start`] hands back.
+pub struct Started {
+    pub server: Arc<ApiServer>,
+    pub pki: pki::Pki,
+    /// The URL clients use, e.g. `https://127.0.0.1:6443`.
+    pub url: String,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Prepares certificates, bootstraps the cluster's built-in objects, and starts serving.
+pub async fn start(
+    config: Config,
+    store: Arc<dyn Store>,
+    shutdown: CancellationToken,
+) -> anyhow_free::Result<Started> {
+    let first_service_ip = IpAddr::V4(config.service_cidr.nth(1));
+    let pki_cfg = pki::PkiConfig {
+        tls_dir: config.tls_dir.clone(),
+        node_ips: config.node_ips.clone(),
+        cluster_domain: config.cluster_domain.clone(),
+        first_service_ip,
+        extra_sans: Vec::new(),
+    };
+    let pki = tokio::task::spawn_blocking(move || pki::ensure(&pki_cfg))
+        .await
+        .map_err(|e| anyhow_free::Error::msg(format!("certificate task: {e}")))??;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow_free::Error::msg(format!("listen on {}: {e}", config.listen)))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| anyhow_free::Error::msg(e.to_string()))?;
+    // Listening on every address: the admin kubeconfig points at loopback, as k3s's does.
+    let host = match local.ip() {
+        ip if ip.is_unspecified() => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        ip => ip,
+    };
+    let url = match host {
+        IpAddr::V6(v6) => format!("https://[{v6}]:{}", local.port()),
+        IpAddr::V4(v4) => format!("https://{v4}:{}", local.port()),
+    };
+    for path in &config.kubeconfigs {
+        pki::write_kubeconfig(path, &url, &pki, "default")?;
+    }
+    let cache = cache::Cache::start(store.clone(), shutdown.clone())
+        .await
+        .map_err(|e| anyhow_free::Error::msg(format!("watch cache: {e}")))?;
+    let server = Arc::new(ApiServer {
+        store,
+        cache,
+        server_address: format!("{host}:{}", local.port()),
+        config,
+        allocator: Mutex::new(alloc::Allocator::default()),
+    });
+    bootstrap::run(&server).await?;
+    let tls = Arc::new(pki.server_config()?);
+    let task = tokio::spawn(http::serve(server.clone(), listener, tls, shutdown));
+    info!(%url, "API server listening");
+    Ok(Started {
+        server,
+        pki,
+        url,
+        task,
+    })
+}
+
+/// Small error type for start-up (the binary wraps it with anyhow).
+pub mod anyhow_free {
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0}")]
+    pub struct Error(String);
+
+    impl Error {
+        pub fn msg(m: impl Into<String>) -> Self {
+            Error(m.into())
+        }
+    }
+
+    impl From<crate::pki::PkiError> for Error {
+        fn from(e: crate::pki::PkiError) -> Self {
+            Error(e.to_string())
+        }
+    }
+
+    impl From<rkube_apimachinery::status::ApiError> for Error {
+        fn from(e: rkube_apimachinery::status::ApiError) -> Self {
+            Error(e.to_string())
+        }
+    }
+
+    pub type Result<T> = std::result::Result<T, Error>;
+}
+
+impl ApiServer {
+    pub(crate) async fn handle(
+        self: Arc<Self>,
+        req: ::http::Request<Incoming>,
+        user: Option<User>,
+        peer: SocketAddr,
+    ) -> Response<Body> {
+        let started = Instant::now();
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let resp = match self.dispatch(req, user.as_ref()).await {
+            Ok(r) => r,
+            Err(e) => error_response(&e),
+        };
+        debug!(
+            %method, %path, %peer,
+            user = user.as_ref().map(|u| u.name.as_str()).unwrap_or("-"),
+            status = resp.status().as_u16(),
+            micros = started.elapsed().as_micros() as u64,
+            "request"
+        );
+        resp
+    }
+
+    async fn dispatch(
+        &self,
+        req: ::http::Request<Incoming>,
+        user: Option<&User>,
+    ) -> Result<Response<Body>, ApiError> {
+        let path = req.uri().path().to_string();
+        if user.is_none() && !auth::is_public(&path) {
+            return Err(ApiError::unauthorized());
+        }
+        let query = Query::parse(req.uri().query());
+        let accept = req
+            .headers()
+            .get(::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/json")
+            .to_string();
+        let ok = |v: &Value| Ok(json_response(StatusCode::OK, v));
+        let discovery = |flavor: discovery::Flavor, v: &Value| {
+            Ok(raw_response(
+                StatusCode::OK,
+                flavor.content_type(),
+                serde_json::to_vec(v).unwrap_or_default(),
+            ))
+        };
+        match route(&path)? {
+            Route::Health => Ok(raw_response(
+                StatusCode::OK,
+                "text/plain; charset=utf-8",
+                b"ok".to_vec(),
+            )),
+            Route::Version => ok(&discovery::version()),
+            Route::CoreRoot => {
+                let f = discovery::Flavor::negotiate(&accept);
+                discovery(f, &discovery::core_root(f, &self.server_address))
+            }
+            Route::GroupsRoot => {
+                let f = discovery::Flavor::negotiate(&accept);
+                discovery(f, &discovery::groups_root(f))
+            }
+            Route::Group(g) => match discovery::group(&g) {
+                Some(v) => ok(&v),
+                None => Err(ApiError::new(
+                    404,
+                    "NotFound",
+                    "the server could not find the requested resource",
+                )),
+            },
+            Route::GroupVersion(g, v) => match discovery::resource_list(&g, &v) {
+                Some(v) => ok(&v),
+                None => Err(ApiError::new(
+                    404,
+                    "NotFound",
+                    "the server could not find the requested resource",
+                )),
+            },
+            Route::OpenApiV2 | Route::OpenApiV3Root | Route::OpenApiV3(_) => Err(ApiError::new(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            )),
+            Route::NotFound => Err(ApiError::new(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            )),
+            Route::Resource(rr) => {
+                let method = req.method().clone();
+                let (parts, body) = req.into_parts();
+                let body = read_body(body, &method).await?;
+                let ctx = rest::Ctx {
+                    srv: self,
+                    rr,
+                    query,
+                    headers: &parts.headers,
+                    body,
+                };
+                rest::handle(ctx, &method).await
+            }
+        }
+    }
+
+    /// Refuses creates in a namespace that does not exist or is being deleted
+    /// (upstream's NamespaceLifecycle admission).
+    pub(crate) async fn check_namespace_open(&self, ns: &str) -> Result<(), ApiError> {
+        let key = format!("/registry/namespaces/{ns}");
+        let kv = self
+            .store
+            .get(&key)
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .ok_or_else(|| ApiError::not_found("", "namespaces", ns))?;
+        let obj: Value = serde_json::from_slice(&kv.value).unwrap_or(Value::Null);
+        if obj.pointer("/metadata/deletionTimestamp").is_some() {
+            return Err(ApiError::forbidden(format!(
+                "unable to create new content in namespace {ns} because it is being terminated"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Server-side allocations on create (Service IPs and node ports).
+    pub(crate) async fn allocate(
+        &self,
+        info: &ResourceInfo,
+        obj: &mut Value,
+    ) -> Result<(), ApiError> {
+        if info.group.is_empty() && info.plural == "services" {
+            let name = object::name(obj).unwrap_or("").to_string();
+            self.allocator.lock().await.service(
+                &self.cache,
+                self.config.service_cidr,
+                obj,
+                &name,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+async fn read_body(body: Incoming, method: &Method) -> Result<Bytes, ApiError> {
+    if *method == Method::GET {
+        return Ok(Bytes::new());
+    }
+    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(ApiError::too_large(format!(
+                "the request body is larger than {MAX_BODY_BYTES} bytes"
+            )))
+        }
+        Err(e) => Err(ApiError::bad_request(format!(
+            "reading the request body: {e}"
+        ))),
+    }
+}

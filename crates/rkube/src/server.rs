@@ -1,12 +1,13 @@
 //! `rkube server`: opens the store and runs the control-plane roles until SIGINT/SIGTERM.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 use rkube_store::{EtcdStore, RedbStore, Store};
+use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 /// Flags follow k3s where k3s has one.
@@ -64,15 +65,54 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServerArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
     let store = open_store(&args).await?;
     let revision = store
         .current_revision()
         .await
         .context("read store revision")?;
-    info!(revision, data_dir = %args.data_dir.display(), "rkube server started");
+    let node_ip = args.node_ip.unwrap_or_else(default_node_ip);
+    let mut kubeconfigs = vec![args.data_dir.join("kubeconfig")];
+    if let Some(k) = &args.write_kubeconfig {
+        kubeconfigs.push(k.clone());
+    }
+    let config = rkube_apiserver::Config {
+        listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), args.https_listen_port),
+        tls_dir: args.data_dir.join("server/tls"),
+        kubeconfigs,
+        node_ips: vec![node_ip],
+        cluster_domain: args.cluster_domain.clone(),
+        service_cidr: rkube_apiserver::Cidr::parse(&args.service_cidr)
+            .with_context(|| format!("invalid --service-cidr {:?}", args.service_cidr))?,
+    };
+    let shutdown = CancellationToken::new();
+    let api = rkube_apiserver::start(config, store, shutdown.clone())
+        .await
+        .context("start API server")?;
+    info!(
+        revision,
+        url = %api.url,
+        data_dir = %args.data_dir.display(),
+        millis = started.elapsed().as_millis() as u64,
+        "rkube server ready"
+    );
     shutdown_signal().await;
     info!("shutting down");
+    shutdown.cancel();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), api.task).await;
     Ok(())
+}
+
+/// The address of the interface holding the default route (no packet is sent: connecting a
+/// UDP socket only picks the route), or loopback on a machine without one.
+fn default_node_ip() -> IpAddr {
+    std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| {
+            s.connect("192.0.2.1:9")?;
+            s.local_addr()
+        })
+        .map(|a| a.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
 }
 
 /// The embedded store under `<data-dir>/server/db/`, or etcd with `--datastore-endpoint`.
@@ -115,5 +155,6 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }

@@ -1,0 +1,203 @@
+//! Admission: metadata rules every object follows (names, labels, namespaces) and the
+//! defaulting upstream applies on create. Kind-specific validation grows here.
+
+use rkube_apimachinery::registry::ResourceInfo;
+use rkube_apimachinery::status::{ApiError, Cause};
+use rkube_apimachinery::validation;
+use serde_json::{json, Map, Value};
+
+use crate::defaults;
+
+/// Names of these resources become DNS labels, so they follow the stricter rule.
+fn name_is_dns_label(info: &ResourceInfo) -> bool {
+    matches!(info.plural, "namespaces" | "services")
+}
+
+/// Checks the metadata of an object for `info` and reports every problem at once.
+pub fn validate_meta(info: &ResourceInfo, obj: &Value, name: &str) -> Result<(), ApiError> {
+    let mut causes = Vec::new();
+    let meta = obj.get("metadata").and_then(Value::as_object);
+    let generate = meta
+        .and_then(|m| m.get("generateName"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if name.is_empty() {
+        if generate.is_empty() {
+            causes.push(Cause::new(
+                "FieldValueRequired",
+                "metadata.name",
+                "Required value: name or generateName is required",
+            ));
+        }
+    } else {
+        let problems = if name_is_dns_label(info) {
+            validation::dns1123_label(name)
+        } else {
+            validation::dns1123_subdomain(name)
+        };
+        for p in problems {
+            causes.push(Cause::new(
+                "FieldValueInvalid",
+                "metadata.name",
+                format!("Invalid value: \"{name}\": {p}"),
+            ));
+        }
+    }
+    if let Some(labels) = meta.and_then(|m| m.get("labels")) {
+        match labels.as_object() {
+            Some(l) => {
+                for (k, v) in l {
+                    for p in validation::qualified_name(k) {
+                        causes.push(Cause::new(
+                            "FieldValueInvalid",
+                            "metadata.labels",
+                            format!("Invalid value: \"{k}\": {p}"),
+                        ));
+                    }
+                    match v.as_str() {
+                        Some(s) => {
+                            for p in validation::label_value(s) {
+                                causes.push(Cause::new(
+                                    "FieldValueInvalid",
+                                    "metadata.labels",
+                                    format!("Invalid value: \"{s}\": {p}"),
+                                ));
+                            }
+                        }
+                        None => causes.push(Cause::new(
+                            "FieldValueTypeInvalid",
+                            format!("metadata.labels.{k}"),
+                            "Invalid value: must be a string",
+                        )),
+                    }
+                }
+            }
+            None if labels.is_null() => {}
+            None => causes.push(Cause::new(
+                "FieldValueTypeInvalid",
+                "metadata.labels",
+                "Invalid value: must be a map of strings",
+            )),
+        }
+    }
+    if let Some(ann) = meta.and_then(|m| m.get("annotations")) {
+        if let Some(a) = ann.as_object() {
+            let mut total = 0usize;
+            for (k, v) in a {
+                total += k.len() + v.as_str().map(str::len).unwrap_or(0);
+                for p in validation::qualified_name(k) {
+                    causes.push(Cause::new(
+                        "FieldValueInvalid",
+                        "metadata.annotations",
+                        format!("Invalid value: \"{k}\": {p}"),
+                    ));
+                }
+                if !v.is_string() {
+                    causes.push(Cause::new(
+                        "FieldValueTypeInvalid",
+                        format!("metadata.annotations.{k}"),
+                        "Invalid value: must be a string",
+                    ));
+                }
+            }
+            if total > 256 * 1024 {
+                causes.push(Cause::new(
+                    "FieldValueTooLong",
+                    "metadata.annotations",
+                    "Too long: must have at most 262144 bytes",
+                ));
+            }
+        } else if !ann.is_null() {
+            causes.push(Cause::new(
+                "FieldValueTypeInvalid",
+                "metadata.annotations",
+                "Invalid value: must be a map of strings",
+            ));
+        }
+    }
+    causes.extend(defaults::validate(info, obj));
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        let shown = if name.is_empty() { generate } else { name };
+        Err(ApiError::invalid(info.group, info.kind, shown, causes))
+    }
+}
+
+/// Fills the server-owned metadata of a new object.
+pub fn prepare_create(obj: &mut Value, namespace: Option<&str>) -> String {
+    let meta = crate::object::meta_mut(obj);
+    let mut name = meta
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if name.is_empty() {
+        if let Some(g) = meta.get("generateName").and_then(Value::as_str) {
+            if !g.is_empty() {
+                name = format!("{g}{}", random_suffix());
+                meta.insert("name".into(), json!(name));
+            }
+        }
+    }
+    if let Some(ns) = namespace {
+        meta.insert("namespace".into(), json!(ns));
+    }
+    meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+    meta.insert(
+        "creationTimestamp".into(),
+        json!(crate::object::now_rfc3339()),
+    );
+    meta.insert("generation".into(), json!(1));
+    for k in [
+        "resourceVersion",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "selfLink",
+    ] {
+        meta.remove(k);
+    }
+    name
+}
+
+/// Five characters from upstream's generateName alphabet (no vowels, no confusable digits).
+fn random_suffix() -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let id = uuid::Uuid::new_v4();
+    id.as_bytes()
+        .iter()
+        .take(5)
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
+}
+
+/// Sets `apiVersion` and `kind` from the endpoint, refusing a body that names another kind.
+pub fn check_type(info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> {
+    let Some(map) = obj.as_object_mut() else {
+        return Err(ApiError::bad_request(
+            "the body of the request must be a JSON object",
+        ));
+    };
+    let want_av = info.api_version();
+    if let Some(kind) = map.get("kind").and_then(Value::as_str) {
+        if !kind.is_empty() && kind != info.kind {
+            return Err(ApiError::bad_request(format!(
+                "the kind in the data ({kind}) does not match the expected kind ({})",
+                info.kind
+            )));
+        }
+    }
+    if let Some(av) = map.get("apiVersion").and_then(Value::as_str) {
+        if !av.is_empty() && av != want_av {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({av}) does not match the expected API version ({want_av})"
+            )));
+        }
+    }
+    map.insert("apiVersion".into(), json!(want_av));
+    map.insert("kind".into(), json!(info.kind));
+    if !map.contains_key("metadata") {
+        map.insert("metadata".into(), Value::Object(Map::new()));
+    }
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! What the first start of a server creates: the namespaces every cluster has and the
+//! `kubernetes` Service. Idempotent: existing objects are left alone.
+
+use serde_json::{json, Value};
+use tracing::info;
+
+use crate::object::{now_rfc3339, to_stored};
+use crate::{anyhow_free, ApiServer};
+
+fn meta(name: &str, namespace: Option<&str>) -> Value {
+    let mut m = json!({
+        "name": name,
+        "uid": uuid::Uuid::new_v4().to_string(),
+        "creationTimestamp": now_rfc3339(),
+    });
+    if let Some(ns) = namespace {
+        m["namespace"] = json!(ns);
+    }
+    m
+}
+
+pub async fn run(srv: &ApiServer) -> anyhow_free::Result<()> {
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        let mut m = meta(ns, None);
+        m["labels"] = json!({"kubernetes.io/metadata.name": ns});
+        let obj = json!({
+            "kind": "Namespace",
+            "apiVersion": "v1",
+            "metadata": m,
+            "spec": {"finalizers": ["kubernetes"]},
+            "status": {"phase": "Active"},
+        });
+        create_if_missing(srv, &format!("/registry/namespaces/{ns}"), &obj).await?;
+    }
+    let ip = srv.config.service_cidr.nth(1).to_string();
+    let mut m = meta("kubernetes", Some("default"));
+    m["labels"] = json!({"component": "apiserver", "provider": "kubernetes"});
+    let svc = json!({
+        "kind": "Service",
+        "apiVersion": "v1",
+        "metadata": m,
+        "spec": {
+            "ports": [{"name": "https", "protocol": "TCP", "port": 443, "targetPort": srv.config.listen.port()}],
+            "clusterIP": ip,
+            "clusterIPs": [ip],
+            "type": "ClusterIP",
+            "sessionAffinity": "None",
+            "ipFamilies": ["IPv4"],
+            "ipFamilyPolicy": "SingleStack",
+            "internalTrafficPolicy": "Cluster",
+        },
+        "status": {"loadBalancer": {}},
+    });
+    create_if_missing(srv, "/registry/services/specs/default/kubernetes", &svc).await?;
+    Ok(())
+}
+
+async fn create_if_missing(srv: &ApiServer, key: &str, obj: &Value) -> anyhow_free::Result<()> {
+    match srv.store.create(key, to_stored(obj)).await {
+        Ok(_) => {
+            info!(%key, "created");
+            Ok(())
+        }
+        Err(rkube_store::StoreError::AlreadyExists { .. }) => Ok(()),
+        Err(e) => Err(anyhow_free::Error::msg(format!("bootstrap {key}: {e}"))),
+    }
+}

@@ -1,0 +1,144 @@
+//! The REST verbs on resources: routing a resource request to get, list, watch, create,
+//! update, patch, delete and deletecollection, and the body decoding they share.
+
+mod delete;
+mod read;
+mod write;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Response, StatusCode};
+use rkube_apimachinery::status::ApiError;
+use rkube_store::StoreError;
+use serde_json::Value;
+
+use crate::http::{json_response, Body};
+use crate::request::{Query, ResourceRequest};
+use crate::ApiServer;
+
+pub use read::{cache_error as read_cache_error, list_filter, list_object};
+
+/// Everything a handler needs about the request.
+pub struct Ctx<'a> {
+    pub srv: &'a ApiServer,
+    pub rr: ResourceRequest,
+    pub query: Query,
+    pub headers: &'a HeaderMap,
+    pub body: Bytes,
+}
+
+impl Ctx<'_> {
+    pub fn accept(&self) -> &str {
+        self.headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/json")
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/json")
+    }
+
+    /// The store key of the named object.
+    pub fn key(&self) -> Result<String, ApiError> {
+        let name = self.rr.name.as_deref().unwrap_or("");
+        self.rr
+            .info
+            .storage_key(self.rr.namespace.as_deref(), name)
+            .ok_or_else(|| ApiError::method_not_allowed("this resource is not stored"))
+    }
+
+    pub fn not_found(&self) -> ApiError {
+        ApiError::not_found(
+            self.rr.group(),
+            self.rr.resource(),
+            self.rr.name.as_deref().unwrap_or(""),
+        )
+    }
+
+    /// Decodes the request body (JSON or YAML) into an object.
+    pub fn decode_body(&self) -> Result<Value, ApiError> {
+        decode(self.content_type(), &self.body)
+    }
+}
+
+pub fn decode(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    let v: Value =
+        match mime {
+            "application/json" | "" | "*/*" => serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("json: {e}")))?,
+            "application/yaml" | "application/x-yaml" | "text/yaml" => serde_yaml::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("yaml: {e}")))?,
+            other => return Err(ApiError::unsupported_media_type(other)),
+        };
+    if !v.is_object() {
+        return Err(ApiError::bad_request(
+            "the body of the request must be a JSON or YAML object",
+        ));
+    }
+    Ok(v)
+}
+
+/// Maps store failures on one object to API errors.
+pub fn store_error(ctx: &Ctx<'_>, e: StoreError) -> ApiError {
+    let (group, resource) = (ctx.rr.group(), ctx.rr.resource());
+    let name = ctx.rr.name.as_deref().unwrap_or("");
+    match e {
+        StoreError::NotFound { .. } => ApiError::not_found(group, resource, name),
+        StoreError::AlreadyExists { .. } => ApiError::already_exists(group, resource, name),
+        StoreError::Conflict { .. } => ApiError::conflict(
+            group,
+            resource,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+        ),
+        StoreError::ValueTooLarge { .. } => ApiError::too_large(format!("{e}")),
+        StoreError::Compacted { .. } => ApiError::expired(format!("{e}")),
+        other => ApiError::internal(other.to_string()),
+    }
+}
+
+pub async fn handle(ctx: Ctx<'_>, method: &Method) -> Result<Response<Body>, ApiError> {
+    let sub = ctx.rr.subresource.clone();
+    let has_name = ctx.rr.name.is_some();
+    let verb_ok = |verb: &str| match &sub {
+        Some(s) => ctx.rr.info.subresource(s).is_some_and(|i| i.has_verb(verb)),
+        None => ctx.rr.info.has_verb(verb),
+    };
+    let not_allowed = || {
+        ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource",
+        )
+    };
+    match (method.clone(), has_name, sub.as_deref()) {
+        (Method::GET, false, None) if ctx.query.flag("watch") => {
+            if !verb_ok("watch") {
+                return Err(not_allowed());
+            }
+            crate::watch::serve(&ctx).await
+        }
+        (Method::GET, false, None) if verb_ok("list") => read::list(&ctx).await,
+        (Method::GET, true, None) if ctx.query.flag("watch") => crate::watch::serve(&ctx).await,
+        (Method::GET, true, None | Some("status")) if verb_ok("get") => read::get(&ctx).await,
+        (Method::POST, false, None) if verb_ok("create") => write::create(&ctx).await,
+        (Method::PUT, true, None | Some("status")) if verb_ok("update") => {
+            write::update(&ctx).await
+        }
+        (Method::PATCH, true, None | Some("status")) if verb_ok("patch") => {
+            write::patch(&ctx).await
+        }
+        (Method::DELETE, true, None) if verb_ok("delete") => delete::delete(&ctx).await,
+        (Method::DELETE, false, None) if verb_ok("deletecollection") => {
+            delete::delete_collection(&ctx).await
+        }
+        _ => Err(not_allowed()),
+    }
+}
+
+/// A JSON reply.
+pub fn reply(code: StatusCode, v: &Value) -> Result<Response<Body>, ApiError> {
+    Ok(json_response(code, v))
+}

@@ -1,0 +1,263 @@
+//! create, update (PUT) and patch. Every write goes through `admit` (defaults, validation) and
+//! is guarded by the revision it was computed from, so concurrent writers never lose updates.
+
+use http::{Response, StatusCode};
+use rkube_apimachinery::status::ApiError;
+use rkube_store::Revision;
+use serde_json::{json, Value};
+
+use super::{reply, store_error, Ctx};
+use crate::admission::{check_type, prepare_create, validate_meta};
+use crate::http::Body;
+use crate::object::{from_stored, meta_mut, to_stored};
+use crate::{defaults, patch};
+
+/// Tries of a patch against a concurrently changing object before giving up with 409.
+const PATCH_RETRIES: usize = 5;
+
+pub async fn create(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let mut obj = ctx.decode_body()?;
+    let info = ctx.rr.info;
+    check_type(info, &mut obj)?;
+    let ns = ctx.rr.namespace.as_deref();
+    if let (Some(url_ns), Some(body_ns)) = (ns, crate::object::namespace(&obj)) {
+        if !body_ns.is_empty() && body_ns != url_ns {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+    }
+    if let Some(ns) = ns {
+        ctx.srv.check_namespace_open(ns).await?;
+    }
+    let name = prepare_create(&mut obj, ns);
+    if !info.namespaced {
+        meta_mut(&mut obj).remove("namespace");
+    }
+    defaults::apply(info, &mut obj);
+    validate_meta(info, &obj, &name)?;
+    ctx.srv.allocate(info, &mut obj).await?;
+    let key = info
+        .storage_key(ns, &name)
+        .ok_or_else(|| ApiError::method_not_allowed("this resource is not stored"))?;
+    let created = if ctx.query.dry_run()? {
+        crate::object::set_resource_version(&mut obj, 0);
+        obj
+    } else {
+        let kv = ctx
+            .srv
+            .store
+            .create(&key, to_stored(&obj))
+            .await
+            .map_err(|e| match e {
+                rkube_store::StoreError::AlreadyExists { .. } => {
+                    ApiError::already_exists(info.group, info.plural, &name)
+                }
+                other => store_error(ctx, other),
+            })?;
+        crate::object::set_resource_version(&mut obj, kv.mod_revision);
+        obj
+    };
+    reply(StatusCode::CREATED, &created)
+}
+
+/// The current object and its revision.
+async fn current(ctx: &Ctx<'_>) -> Result<(Value, Revision), ApiError> {
+    let key = ctx.key()?;
+    let kv = ctx
+        .srv
+        .store
+        .get(&key)
+        .await
+        .map_err(|e| store_error(ctx, e))?
+        .ok_or_else(|| ctx.not_found())?;
+    let obj = from_stored(&kv.value, kv.mod_revision)
+        .map_err(|e| ApiError::internal(format!("stored object is not JSON: {e}")))?;
+    Ok((obj, kv.mod_revision))
+}
+
+/// Whether the kind has a status subresource (then the main resource ignores status and
+/// `/status` ignores everything else).
+fn has_status(ctx: &Ctx<'_>) -> bool {
+    ctx.rr.info.subresource("status").is_some()
+}
+
+/// Builds the object to store from the client's `new` and the stored `old`.
+fn merge_update(ctx: &Ctx<'_>, old: &Value, mut new: Value) -> Result<Value, ApiError> {
+    let info = ctx.rr.info;
+    check_type(info, &mut new)?;
+    let status_only = ctx.rr.subresource.as_deref() == Some("status");
+    if status_only {
+        // Only status changes through /status.
+        let mut out = old.clone();
+        match new.get("status") {
+            Some(s) => out["status"] = s.clone(),
+            None => {
+                if let Some(m) = out.as_object_mut() {
+                    m.remove("status");
+                }
+            }
+        }
+        return Ok(out);
+    }
+    // Server-owned metadata comes from the stored object.
+    let old_meta = old.get("metadata").cloned().unwrap_or_else(|| json!({}));
+    {
+        let m = meta_mut(&mut new);
+        for k in [
+            "uid",
+            "creationTimestamp",
+            "namespace",
+            "name",
+            "generation",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+        ] {
+            match old_meta.get(k) {
+                Some(v) => {
+                    m.insert(k.to_string(), v.clone());
+                }
+                None => {
+                    m.remove(k);
+                }
+            }
+        }
+    }
+    if has_status(ctx) {
+        match old.get("status") {
+            Some(s) => new["status"] = s.clone(),
+            None => {
+                if let Some(m) = new.as_object_mut() {
+                    m.remove("status");
+                }
+            }
+        }
+    }
+    defaults::apply(info, &mut new);
+    // generation counts changes to everything but metadata and status.
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(m) = v.as_object_mut() {
+            m.remove("metadata");
+            m.remove("status");
+        }
+        v
+    };
+    if strip(old) != strip(&new) {
+        let g = old_meta
+            .get("generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        meta_mut(&mut new).insert("generation".into(), json!(g + 1));
+    }
+    Ok(new)
+}
+
+/// Validates and stores `new` over the object at `rev`; deletes it instead when the last
+/// finalizer of an object being deleted was removed.
+async fn commit(ctx: &Ctx<'_>, mut new: Value, rev: Revision) -> Result<Value, ApiError> {
+    let name = ctx.rr.name.clone().unwrap_or_default();
+    validate_meta(ctx.rr.info, &new, &name)?;
+    let key = ctx.key()?;
+    let deleting = crate::object::meta(&new).is_some_and(|m| m.contains_key("deletionTimestamp"));
+    let finalizers_left = crate::object::meta(&new)
+        .and_then(|m| m.get("finalizers"))
+        .and_then(Value::as_array)
+        .is_some_and(|f| !f.is_empty());
+    if ctx.query.dry_run()? {
+        return Ok(new);
+    }
+    if deleting && !finalizers_left {
+        let d = ctx
+            .srv
+            .store
+            .delete(&key, Some(rev))
+            .await
+            .map_err(|e| store_error(ctx, e))?;
+        crate::object::set_resource_version(&mut new, d.revision);
+        return Ok(new);
+    }
+    let kv = ctx
+        .srv
+        .store
+        .update(&key, to_stored(&new), Some(rev))
+        .await
+        .map_err(|e| store_error(ctx, e))?;
+    crate::object::set_resource_version(&mut new, kv.mod_revision);
+    Ok(new)
+}
+
+pub async fn update(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let body = ctx.decode_body()?;
+    let url_name = ctx.rr.name.as_deref().unwrap_or("");
+    if let Some(n) = crate::object::name(&body) {
+        if n != url_name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({url_name})"
+            )));
+        }
+    }
+    if let (Some(url_ns), Some(body_ns)) =
+        (ctx.rr.namespace.as_deref(), crate::object::namespace(&body))
+    {
+        if !body_ns.is_empty() && body_ns != url_ns {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+    }
+    let (old, rev) = current(ctx).await?;
+    if let Some(want) = crate::object::meta_str(&body, "resourceVersion").filter(|s| !s.is_empty())
+    {
+        if want != rev.to_string() {
+            return Err(super::store_error(
+                ctx,
+                rkube_store::StoreError::Conflict {
+                    key: String::new(),
+                    expected: 0,
+                    actual: rev,
+                },
+            ));
+        }
+    }
+    if let Some(uid) = crate::object::meta_str(&body, "uid").filter(|s| !s.is_empty()) {
+        if Some(uid) != crate::object::meta_str(&old, "uid") {
+            return Err(ApiError::conflict(
+                ctx.rr.group(),
+                ctx.rr.resource(),
+                url_name,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    crate::object::meta_str(&old, "uid").unwrap_or("")
+                ),
+            ));
+        }
+    }
+    let new = merge_update(ctx, &old, body)?;
+    let saved = commit(ctx, new, rev).await?;
+    reply(StatusCode::OK, &saved)
+}
+
+pub async fn patch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let content_type = ctx
+        .content_type()
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let kind = patch::PatchKind::from_content_type(&content_type)
+        .ok_or_else(|| ApiError::unsupported_media_type(&content_type))?;
+    let mut last_err = None;
+    for _ in 0..PATCH_RETRIES {
+        let (old, rev) = current(ctx).await?;
+        let patched = patch::apply(kind, ctx.rr.info, &old, &ctx.body)?;
+        let new = merge_update(ctx, &old, patched)?;
+        match commit(ctx, new, rev).await {
+            Ok(saved) => return reply(StatusCode::OK, &saved),
+            Err(e) if e.code == 409 && e.reason == "Conflict" => last_err = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| ApiError::internal("patch retries exhausted")))
+}

@@ -1,0 +1,161 @@
+//! Watch: a chunked stream of `{"type":…,"object":…}` lines served from the watch cache,
+//! with resourceVersion semantics as upstream (unset or "0": current objects as ADDED, then
+//! changes; N: every change after N, or one ERROR event with 410 when N is too old),
+//! bookmarks, timeoutSeconds, and selectors applied to both the old and the new object.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+use rkube_apimachinery::status::ApiError;
+use serde_json::{json, Value};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+
+use crate::cache::{CacheError, CacheEvent, EventType};
+use crate::http::{channel_body, Body};
+use crate::rest::{list_filter, Ctx};
+
+const BOOKMARK_EVERY: Duration = Duration::from_secs(30);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+
+pub async fn serve(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let filter = list_filter(ctx)?;
+    let rv = match ctx
+        .query
+        .get("resourceVersion")
+        .filter(|s| !s.is_empty() && *s != "0")
+    {
+        None => None,
+        Some(r) => Some(
+            r.parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {r:?}")))?,
+        ),
+    };
+    let bookmarks = ctx.query.flag("allowWatchBookmarks");
+    let timeout = ctx
+        .query
+        .int("timeoutSeconds")?
+        .filter(|t| *t > 0)
+        .map(|t| Duration::from_secs(t as u64))
+        .unwrap_or(DEFAULT_TIMEOUT);
+    let table = crate::table::wants_table(ctx.accept());
+    let cache = ctx.srv.cache.clone();
+    if let Some(rv) = rv {
+        if rv > cache.revision() {
+            cache
+                .wait_for(rv, Duration::from_secs(3))
+                .await
+                .map_err(crate::rest::read_cache_error)?;
+        }
+    }
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
+    let info = ctx.rr.info;
+    let sub = cache.subscribe(&filter.prefix, rv);
+    tokio::spawn(async move {
+        let mut sub = match sub {
+            Ok(s) => s,
+            Err(CacheError::TooOld { requested, oldest }) => {
+                let e =
+                    ApiError::expired(format!("too old resource version: {requested} ({oldest})"));
+                let _ = tx.send(line("ERROR", &e.to_status())).await;
+                return;
+            }
+            Err(CacheError::NotFresh { .. }) => return,
+        };
+        let encode = |obj: &Value| -> Value {
+            if table {
+                crate::table::watch_row(info, obj)
+            } else {
+                obj.clone()
+            }
+        };
+        let mut last_rv = sub.rv;
+        for ev in sub.backlog.drain(..) {
+            if let Some((ty, obj)) = visible(&ev, &|o| filter.matches(o)) {
+                if tx.send(line(ty, &encode(obj))).await.is_err() {
+                    return;
+                }
+            }
+        }
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let mut bookmark = tokio::time::interval(BOOKMARK_EVERY);
+        bookmark.tick().await;
+        loop {
+            tokio::select! {
+                ev = sub.live.recv() => match ev {
+                    Ok(ev) => {
+                        if ev.rv <= last_rv {
+                            continue;
+                        }
+                        last_rv = ev.rv;
+                        if !ev.key.starts_with(&filter.prefix) {
+                            continue;
+                        }
+                        if let Some((ty, obj)) = visible(&ev, &|o| filter.matches(o)) {
+                            if tx.send(line(ty, &encode(obj))).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    // Too slow for the feed: end the watch; the client resumes from its last
+                    // resourceVersion, served from the cache's history.
+                    Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
+                },
+                _ = bookmark.tick(), if bookmarks => {
+                    let rv = cache.revision().max(last_rv);
+                    let obj = json!({
+                        "kind": info.kind,
+                        "apiVersion": info.api_version(),
+                        "metadata": {"resourceVersion": rv.to_string()},
+                    });
+                    if tx.send(line("BOOKMARK", &obj)).await.is_err() {
+                        return;
+                    }
+                }
+                _ = &mut deadline => return,
+                _ = tx.closed() => return,
+            }
+        }
+    });
+    let mut resp = Response::new(channel_body(rx));
+    *resp.status_mut() = StatusCode::OK;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
+
+/// The event a watcher with this filter sees, if any: an object entering the selection is
+/// ADDED, one leaving it DELETED.
+fn visible<'a>(
+    ev: &'a Arc<CacheEvent>,
+    matches: &dyn Fn(&Value) -> bool,
+) -> Option<(&'static str, &'a Value)> {
+    let now = matches(&ev.object);
+    match ev.kind {
+        EventType::Added => now.then_some(("ADDED", &*ev.object)),
+        EventType::Deleted => {
+            let was = ev.prev.as_ref().map(|p| matches(p)).unwrap_or(now);
+            was.then_some(("DELETED", &*ev.object))
+        }
+        EventType::Modified => {
+            let was = ev.prev.as_ref().map(|p| matches(p)).unwrap_or(false);
+            match (was, now) {
+                (true, true) => Some(("MODIFIED", &*ev.object)),
+                (false, true) => Some(("ADDED", &*ev.object)),
+                (true, false) => Some(("DELETED", &*ev.object)),
+                (false, false) => None,
+            }
+        }
+    }
+}
+
+fn line(ty: &str, obj: &Value) -> Bytes {
+    let mut out = serde_json::to_vec(&json!({"type": ty, "object": obj})).unwrap_or_default();
+    out.push(b'\n');
+    Bytes::from(out)
+}
