@@ -31,6 +31,17 @@ for svc in etcd docker-registry; do
   fi
 done
 
+# Debian's kubectl 1.20 (kubernetes-client) unpacked beside, not over, the machine's kubectl.
+if [ ! -x /opt/rkube-test/kubectl-1.20/usr/bin/kubectl ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -qq kubernetes-client >/dev/null 2>&1) || {
+    apt-get update -qq && (cd "$tmp" && apt-get download -qq kubernetes-client >/dev/null)
+  }
+  mkdir -p /opt/rkube-test/kubectl-1.20
+  dpkg -x "$tmp"/kubernetes-client_*.deb /opt/rkube-test/kubectl-1.20
+  rm -rf "$tmp"
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo not found: install the Rust toolchain (rustup) first" >&2
   exit 1

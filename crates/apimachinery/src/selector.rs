@@ -48,3 +48,18 @@ impl FieldSelector {
         self
     }
 }
+
+impl LabelSelector {
+    pub fn from_json(v: &serde_json::Value) -> Result<Self, String> {
+        let mut out = Vec::new();
+        if let Some(ml) = v.get("matchLabels").and_then(|m| m.as_object()) {
+            for (k, val) in ml {
+                out.push((k.clone(), val.as_str().unwrap_or("").to_string(), true));
+            }
+        }
+        Ok(LabelSelector(out))
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}

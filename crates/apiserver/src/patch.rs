@@ -63,3 +63,19 @@ pub fn apply(
         _ => Err(ApiError::unsupported_media_type("TEMPORARY")),
     }
 }
+
+/// Patches a `Scale` (no strategic merge keys: strategic behaves as merge).
+pub fn apply_scale(kind: PatchKind, old: &Value, body: &[u8]) -> Result<Value, ApiError> {
+    let info = rkube_apimachinery::registry::find("autoscaling", "v1", "horizontalpodautoscalers")
+        .ok_or_else(|| ApiError::internal("registry lacks autoscaling/v1"))?;
+    apply(
+        if kind == PatchKind::Strategic {
+            PatchKind::Merge
+        } else {
+            kind
+        },
+        info,
+        old,
+        body,
+    )
+}

@@ -3,6 +3,7 @@
 
 mod delete;
 mod read;
+mod subresource;
 mod write;
 
 use bytes::Bytes;
@@ -122,6 +123,12 @@ pub async fn handle(ctx: Ctx<'_>, method: &Method) -> Result<Response<Body>, Api
         }
         (Method::GET, false, None) if verb_ok("list") => read::list(&ctx).await,
         (Method::GET, true, None) if ctx.query.flag("watch") => crate::watch::serve(&ctx).await,
+        (Method::GET, true, Some("scale")) => subresource::get_scale(&ctx).await,
+        (Method::PUT, true, Some("scale")) => subresource::update_scale(&ctx, false).await,
+        (Method::PATCH, true, Some("scale")) => subresource::update_scale(&ctx, true).await,
+        (Method::POST, true, Some("binding")) => subresource::bind(&ctx).await,
+        (Method::POST, true, Some("eviction")) => subresource::evict(&ctx).await,
+        (Method::PUT, true, Some("finalize")) => subresource::finalize(&ctx).await,
         (Method::GET, true, None | Some("status")) if verb_ok("get") => read::get(&ctx).await,
         (Method::POST, false, None) if verb_ok("create") => write::create(&ctx).await,
         (Method::PUT, true, None | Some("status")) if verb_ok("update") => {

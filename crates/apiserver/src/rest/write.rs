@@ -62,7 +62,7 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
 }
 
 /// The current object and its revision.
-async fn current(ctx: &Ctx<'_>) -> Result<(Value, Revision), ApiError> {
+pub(super) async fn current(ctx: &Ctx<'_>) -> Result<(Value, Revision), ApiError> {
     let key = ctx.key()?;
     let kv = ctx
         .srv
@@ -134,6 +134,11 @@ fn merge_update(ctx: &Ctx<'_>, old: &Value, mut new: Value) -> Result<Value, Api
         }
     }
     defaults::apply(info, &mut new);
+    let causes = crate::immutable::validate_update(info, old, &new);
+    if !causes.is_empty() {
+        let name = crate::object::name(old).unwrap_or("");
+        return Err(ApiError::invalid(info.group, info.kind, name, causes));
+    }
     // generation counts changes to everything but metadata and status.
     let strip = |v: &Value| {
         let mut v = v.clone();

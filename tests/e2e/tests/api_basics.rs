@@ -1,0 +1,356 @@
+//! The API server with real kubectl: start-up contract, discovery, CRUD, errors, watch.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::Duration;
+
+use rkube_e2e::{Cluster, KUBECTL_1_20, KUBECTL_1_27, KUBECTL_1_32};
+
+const APP: &str = r#"apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: shop
+data:
+  mode: "fast"
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: creds
+  namespace: shop
+stringData:
+  password: hunter2
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+  labels: {app: web}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: registry.local/web:1.0
+        ports: [{containerPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: shop
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+  namespace: shop
+spec:
+  rules:
+  - host: shop.example.com
+    http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend: {service: {name: web, port: {number: 80}}}
+"#;
+
+#[test]
+fn start_up_contract() {
+    let c = Cluster::start(&[]);
+    // Built-in namespaces and the kubernetes Service exist.
+    let ns = c.kubectl(&["get", "ns", "-o", "name"]).ok().stdout;
+    for n in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        assert!(ns.contains(&format!("namespace/{n}")), "{ns}");
+    }
+    let svc = c
+        .kubectl(&["get", "svc", "kubernetes", "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(svc["spec"]["clusterIP"], "10.43.0.1");
+    // Requests without credentials are refused; health endpoints are open.
+    let anon = c.exec(&[
+        "curl",
+        "-sk",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "https://127.0.0.1:6443/api/v1/namespaces",
+    ]);
+    assert_eq!(anon.stdout, "401");
+    let health = c.exec(&["curl", "-sk", "https://127.0.0.1:6443/healthz"]);
+    assert_eq!(health.stdout, "ok");
+    // The serving certificate verifies against the CA with the SANs clients use.
+    let ca = c.dir.path().join("data/server/tls/ca.crt");
+    for host in [
+        "127.0.0.1",
+        "localhost",
+        "kubernetes.default.svc.cluster.local",
+    ] {
+        let r = c.exec(&[
+            "curl",
+            "-s",
+            "--cacert",
+            ca.to_str().unwrap(),
+            "--resolve",
+            &format!("{host}:6443:127.0.0.1"),
+            &format!("https://{host}:6443/healthz"),
+        ]);
+        assert_eq!(r.stdout, "ok", "{host}: {}", r.stderr);
+    }
+    // A restart reuses the certificates and keeps the data.
+    let before = std::fs::read(&ca).unwrap();
+    c.kubectl(&["create", "namespace", "keep-me"]).ok();
+    let mut c = c;
+    c.restart(&[]);
+    assert_eq!(std::fs::read(&ca).unwrap(), before);
+    c.kubectl(&["get", "ns", "keep-me"]).ok();
+}
+
+#[test]
+fn version_and_discovery_all_clients() {
+    let c = Cluster::start(&[]);
+    for kubectl in [KUBECTL_1_32, KUBECTL_1_27, KUBECTL_1_20] {
+        let v = c.kubectl_v(kubectl, &["version", "-o", "json"]).ok().json();
+        assert_eq!(v["serverVersion"]["minor"], "33", "{kubectl}");
+        let res = c.kubectl_v(kubectl, &["api-resources"]).ok().stdout;
+        for line in ["deployments      ", "pods    "] {
+            assert!(res.contains(line.trim_end()), "{kubectl}: {res}");
+        }
+        assert!(res.contains("deploy"), "short names: {res}");
+        // Short names resolve.
+        c.kubectl_v(kubectl, &["get", "deploy,po,svc,cm,ns,ing,rs,ep,sa", "-A"])
+            .ok();
+    }
+}
+
+#[test]
+fn apply_twice_then_change() {
+    let c = Cluster::start(&[]);
+    let f = c.file("app.yaml", APP);
+    // --validate=false until OpenAPI lands; validation is the server's job meanwhile.
+    let first = c
+        .kubectl(&["apply", "-f", &f, "--validate=false"])
+        .ok()
+        .stdout;
+    for o in [
+        "namespace/shop created",
+        "configmap/settings created",
+        "secret/creds created",
+        "deployment.apps/web created",
+        "service/web created",
+        "ingress.networking.k8s.io/web created",
+    ] {
+        assert!(first.contains(o), "{first}");
+    }
+    let second = c
+        .kubectl(&["apply", "-f", &f, "--validate=false"])
+        .ok()
+        .stdout;
+    assert!(second.contains("deployment.apps/web unchanged"), "{second}");
+    assert!(second.contains("configmap/settings unchanged"), "{second}");
+    let changed = APP
+        .replace("replicas: 2", "replicas: 3")
+        .replace("mode: \"fast\"", "mode: \"safe\"");
+    let f2 = c.file("app2.yaml", &changed);
+    let third = c
+        .kubectl(&["apply", "-f", &f2, "--validate=false"])
+        .ok()
+        .stdout;
+    assert!(third.contains("deployment.apps/web configured"), "{third}");
+    assert!(third.contains("configmap/settings configured"), "{third}");
+    let d = c
+        .kubectl(&["get", "deploy", "web", "-n", "shop", "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(d["spec"]["replicas"], 3);
+    assert_eq!(d["metadata"]["generation"], 2);
+    // Defaults as upstream.
+    assert_eq!(d["spec"]["strategy"]["rollingUpdate"]["maxSurge"], "25%");
+    assert_eq!(d["spec"]["revisionHistoryLimit"], 10);
+    assert_eq!(d["spec"]["progressDeadlineSeconds"], 600);
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"],
+        "IfNotPresent"
+    );
+    let cm = c
+        .kubectl(&[
+            "get",
+            "cm",
+            "settings",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.data.mode}",
+        ])
+        .ok()
+        .stdout;
+    assert_eq!(cm, "safe");
+    let svc = c
+        .kubectl(&["get", "svc", "web", "-n", "shop", "-o", "json"])
+        .ok()
+        .json();
+    let ip = svc["spec"]["clusterIP"].as_str().unwrap().to_string();
+    assert!(ip.starts_with("10.43."), "{ip}");
+    assert_eq!(svc["spec"]["ports"][0]["protocol"], "TCP");
+    // Delete by file.
+    let del = c
+        .kubectl(&["delete", "-f", &f2, "--wait=false"])
+        .ok()
+        .stdout;
+    assert!(del.contains("deployment.apps \"web\" deleted"), "{del}");
+}
+
+#[test]
+fn errors_look_like_upstream() {
+    let c = Cluster::start(&[]);
+    let r = c.kubectl(&["get", "deploy", "nope"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("Error from server (NotFound): deployments.apps \"nope\" not found"),
+        "{}",
+        r.stderr
+    );
+    c.kubectl(&["create", "namespace", "dup"]).ok();
+    let r = c.kubectl(&["create", "namespace", "dup"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("Error from server (AlreadyExists): namespaces \"dup\" already exists"),
+        "{}",
+        r.stderr
+    );
+    let bad = c.file(
+        "bad.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n",
+    );
+    let r = c.kubectl(&["create", "-f", &bad, "--validate=false"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("Error from server (Invalid)")
+            && r.stderr
+                .contains("metadata.name: Invalid value: \"Bad_Name\""),
+        "{}",
+        r.stderr
+    );
+    let nons = c.file(
+        "nons.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: missing\n",
+    );
+    let r = c.kubectl(&["create", "-f", &nons, "--validate=false"]);
+    assert!(
+        r.stderr.contains("namespaces \"missing\" not found"),
+        "{}",
+        r.stderr
+    );
+    let pod = c.file(
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers: []\n",
+    );
+    let r = c.kubectl(&["create", "-f", &pod, "--validate=false"]);
+    assert!(
+        r.stderr.contains("spec.containers: Required value"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn get_outputs_selectors_and_watch() {
+    let c = Cluster::start(&[]);
+    c.kubectl(&["create", "namespace", "a"]).ok();
+    c.kubectl(&["create", "namespace", "b"]).ok();
+    for (ns, name, tier) in [
+        ("a", "one", "web"),
+        ("a", "two", "db"),
+        ("b", "three", "web"),
+    ] {
+        let cm = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels: {{tier: {tier}}}\n");
+        c.kubectl_stdin(
+            KUBECTL_1_32,
+            &["create", "-f", "-", "--validate=false"],
+            &cm,
+        )
+        .ok();
+    }
+    let all = c
+        .kubectl(&["get", "cm", "-A", "-l", "tier=web", "-o", "name"])
+        .ok()
+        .stdout;
+    assert_eq!(
+        all.lines().collect::<Vec<_>>(),
+        vec!["configmap/one", "configmap/three"]
+    );
+    let yaml = c
+        .kubectl(&["get", "cm", "one", "-n", "a", "-o", "yaml"])
+        .ok()
+        .stdout;
+    assert!(
+        yaml.contains("tier: web") && yaml.contains("resourceVersion:"),
+        "{yaml}"
+    );
+    let labels = c
+        .kubectl(&["get", "cm", "-n", "a", "--show-labels"])
+        .ok()
+        .stdout;
+    assert!(labels.contains("tier=db"), "{labels}");
+    let by_field = c
+        .kubectl(&[
+            "get",
+            "cm",
+            "-A",
+            "--field-selector",
+            "metadata.namespace=b",
+            "-o",
+            "name",
+        ])
+        .ok()
+        .stdout;
+    assert_eq!(by_field.trim(), "configmap/three");
+    let bad = c.kubectl(&["get", "cm", "--field-selector", "spec.nope=x"]);
+    assert!(
+        bad.stderr.contains("field label not supported: spec.nope"),
+        "{}",
+        bad.stderr
+    );
+
+    // Watch: a change made after the watch starts shows up.
+    let mut w = c
+        .command(KUBECTL_1_32)
+        .args(["get", "cm", "-n", "a", "-w", "-o", "name"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(w.stdout.take().unwrap()).lines();
+    // The initial list.
+    assert_eq!(lines.next().unwrap().unwrap(), "configmap/one");
+    assert_eq!(lines.next().unwrap().unwrap(), "configmap/two");
+    std::thread::sleep(Duration::from_millis(300));
+    c.kubectl_stdin(
+        KUBECTL_1_32,
+        &["create", "-f", "-", "--validate=false"],
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: late\n  namespace: a\n",
+    )
+    .ok();
+    assert_eq!(lines.next().unwrap().unwrap(), "configmap/late");
+    let _ = w.kill();
+    let _ = w.wait();
+}
