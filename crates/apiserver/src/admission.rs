@@ -201,3 +201,69 @@ pub fn check_type(info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> 
     }
     Ok(())
 }
+
+/// How unknown fields are treated (`fieldValidation`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldValidation {
+    Ignore,
+    Warn,
+    Strict,
+}
+
+impl FieldValidation {
+    pub fn from_query(v: Option<&str>) -> Result<Self, ApiError> {
+        match v {
+            None | Some("") | Some("Warn") => Ok(FieldValidation::Warn),
+            Some("Strict") => Ok(FieldValidation::Strict),
+            Some("Ignore") => Ok(FieldValidation::Ignore),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\", got {other:?}"
+            ))),
+        }
+    }
+}
+
+/// Defaults, prunes and validates a custom resource against its CRD version's schema.
+/// Returns the warnings to send (unknown fields under `Warn`).
+pub fn custom_resource(
+    resources: &crate::resources::Resources,
+    info: &ResourceInfo,
+    obj: &mut Value,
+    mode: FieldValidation,
+) -> Result<Vec<String>, ApiError> {
+    let Some(version) = resources.crd_version(info.group, info.version, info.plural) else {
+        return Ok(Vec::new());
+    };
+    let Some(schema) = &version.schema else {
+        return Ok(Vec::new());
+    };
+    crate::crd_schema::apply_defaults(schema, obj);
+    let mut pruned = Vec::new();
+    crate::crd_schema::prune(schema, obj, "", &mut pruned);
+    let mut warnings = Vec::new();
+    if !pruned.is_empty() {
+        match mode {
+            FieldValidation::Strict => {
+                let list: Vec<String> = pruned
+                    .iter()
+                    .map(|p| format!("unknown field \"{p}\""))
+                    .collect();
+                return Err(ApiError::bad_request(format!(
+                    "strict decoding error: {}",
+                    list.join(", ")
+                )));
+            }
+            FieldValidation::Warn => {
+                warnings.extend(pruned.iter().map(|p| format!("unknown field \"{p}\"")))
+            }
+            FieldValidation::Ignore => {}
+        }
+    }
+    let mut causes = Vec::new();
+    crate::crd_schema::validate(schema, obj, "", &mut causes);
+    if !causes.is_empty() {
+        let name = crate::object::name(obj).unwrap_or("").to_string();
+        return Err(ApiError::invalid(info.group, info.kind, &name, causes));
+    }
+    Ok(warnings)
+}

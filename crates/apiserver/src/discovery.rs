@@ -2,7 +2,9 @@
 //! the aggregated form (`apidiscovery.k8s.io` v2 and v2beta1) that kubectl 1.27+ asks for.
 //! kubectl only reads the aggregated form when the reply's Content-Type names it exactly.
 
-use rkube_apimachinery::registry::{self, ResourceInfo};
+use rkube_apimachinery::registry::ResourceInfo;
+
+use crate::resources::Resources;
 use serde_json::{json, Value};
 
 /// Which discovery document the client accepts, best first.
@@ -51,26 +53,26 @@ impl Flavor {
 }
 
 /// `/api` in the requested flavor.
-pub fn core_root(flavor: Flavor, server_address: &str) -> Value {
+pub fn core_root(flavor: Flavor, server_address: &str, res: &Resources) -> Value {
     match flavor {
         Flavor::Legacy => json!({
             "kind": "APIVersions",
             "versions": ["v1"],
             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
         }),
-        f => aggregated(f, true),
+        f => aggregated(f, true, res),
     }
 }
 
 /// `/apis` in the requested flavor.
-pub fn groups_root(flavor: Flavor) -> Value {
+pub fn groups_root(flavor: Flavor, res: &Resources) -> Value {
     match flavor {
         Flavor::Legacy => json!({
             "kind": "APIGroupList",
             "apiVersion": "v1",
-            "groups": registry::groups().iter().filter(|g| !g.name.is_empty()).map(|g| group_json(g.name)).collect::<Vec<_>>(),
+            "groups": res.groups().iter().filter(|g| !g.name.is_empty()).map(|g| group_json(&g.name, res)).collect::<Vec<_>>(),
         }),
-        f => aggregated(f, false),
+        f => aggregated(f, false, res),
     }
 }
 
@@ -82,20 +84,23 @@ fn gv(group: &str, version: &str) -> String {
     }
 }
 
-fn group_json(name: &str) -> Value {
-    let Some(g) = registry::groups().into_iter().find(|g| g.name == name) else {
+fn group_json(name: &str, res: &Resources) -> Value {
+    let Some(g) = res.groups().into_iter().find(|g| g.name == name) else {
+        return Value::Null;
+    };
+    let Some(preferred) = g.versions.first() else {
         return Value::Null;
     };
     json!({
         "name": g.name,
-        "versions": g.versions.iter().map(|v| json!({"groupVersion": gv(g.name, v), "version": v})).collect::<Vec<_>>(),
-        "preferredVersion": {"groupVersion": gv(g.name, g.preferred_version), "version": g.preferred_version},
+        "versions": g.versions.iter().map(|v| json!({"groupVersion": gv(&g.name, v), "version": v})).collect::<Vec<_>>(),
+        "preferredVersion": {"groupVersion": gv(&g.name, preferred), "version": preferred},
     })
 }
 
 /// `/apis/<group>`: an `APIGroup`, or `None` for an unknown group.
-pub fn group(name: &str) -> Option<Value> {
-    let mut g = group_json(name);
+pub fn group(name: &str, res: &Resources) -> Option<Value> {
+    let mut g = group_json(name, res);
     if g.is_null() || name.is_empty() {
         return None;
     }
@@ -105,8 +110,8 @@ pub fn group(name: &str) -> Option<Value> {
 }
 
 /// `/api/v1` or `/apis/<group>/<version>`: an `APIResourceList`, or `None`.
-pub fn resource_list(group: &str, version: &str) -> Option<Value> {
-    let resources = registry::resources_in(group, version);
+pub fn resource_list(group: &str, version: &str, res: &Resources) -> Option<Value> {
+    let resources = res.resources_in(group, version);
     if resources.is_empty() {
         return None;
     }
@@ -185,8 +190,9 @@ fn aggregated_resource(r: &ResourceInfo) -> Value {
     e
 }
 
-fn aggregated(flavor: Flavor, core: bool) -> Value {
-    let items: Vec<Value> = registry::groups()
+fn aggregated(flavor: Flavor, core: bool, res: &Resources) -> Value {
+    let items: Vec<Value> = res
+        .groups()
         .iter()
         .filter(|g| g.name.is_empty() == core)
         .map(|g| {
@@ -196,7 +202,7 @@ fn aggregated(flavor: Flavor, core: bool) -> Value {
                 .map(|v| {
                     json!({
                         "version": v,
-                        "resources": registry::resources_in(g.name, v).into_iter().map(aggregated_resource).collect::<Vec<_>>(),
+                        "resources": res.resources_in(&g.name, v).into_iter().map(aggregated_resource).collect::<Vec<_>>(),
                         "freshness": "Current",
                     })
                 })
@@ -246,7 +252,7 @@ mod tests {
 
     #[test]
     fn aggregated_core_has_pods() {
-        let v = core_root(Flavor::V2, "127.0.0.1:6443");
+        let v = core_root(Flavor::V2, "127.0.0.1:6443", &Resources::default());
         let res = &v["items"][0]["versions"][0]["resources"];
         let pods = res
             .as_array()

@@ -25,7 +25,7 @@ pub async fn check(srv: &ApiServer, pod: &Value) -> Result<(), ApiError> {
         let Some(sel) = pdb.pointer("/spec/selector") else {
             continue;
         };
-        let Ok(sel) = LabelSelector::from_json(sel) else {
+        let Ok(sel) = LabelSelector::from_label_selector(sel) else {
             continue;
         };
         if !sel.is_empty() && sel.matches(&labels) {

@@ -11,6 +11,8 @@ mod alloc;
 mod auth;
 mod bootstrap;
 pub mod cache;
+mod crd;
+mod crd_schema;
 mod defaults;
 mod discovery;
 mod disruption;
@@ -21,6 +23,7 @@ mod object;
 mod patch;
 pub mod pki;
 mod request;
+pub mod resources;
 mod rest;
 mod table;
 mod watch;
@@ -72,6 +75,7 @@ pub struct ApiServer {
     config: Config,
     allocator: Mutex<alloc::Allocator>,
     server_address: String,
+    pub(crate) resources: Arc<resources::Resources>,
 }
 
 /// What [`start`] hands back.
@@ -127,7 +131,9 @@ pub async fn start(
         server_address: format!("{host}:{}", local.port()),
         config,
         allocator: Mutex::new(alloc::Allocator::default()),
+        resources: Arc::new(resources::Resources::default()),
     });
+    crd::start(server.clone(), shutdown.clone()).await;
     bootstrap::run(&server).await?;
     let tls = Arc::new(pki.server_config()?);
     let task = tokio::spawn(http::serve(server.clone(), listener, tls, shutdown));
@@ -215,7 +221,7 @@ impl ApiServer {
                 serde_json::to_vec(v).unwrap_or_default(),
             ))
         };
-        match route(&path)? {
+        match route(&path, &self.resources)? {
             Route::Health => Ok(raw_response(
                 StatusCode::OK,
                 "text/plain; charset=utf-8",
@@ -224,13 +230,16 @@ impl ApiServer {
             Route::Version => ok(&discovery::version()),
             Route::CoreRoot => {
                 let f = discovery::Flavor::negotiate(&accept);
-                discovery(f, &discovery::core_root(f, &self.server_address))
+                discovery(
+                    f,
+                    &discovery::core_root(f, &self.server_address, &self.resources),
+                )
             }
             Route::GroupsRoot => {
                 let f = discovery::Flavor::negotiate(&accept);
-                discovery(f, &discovery::groups_root(f))
+                discovery(f, &discovery::groups_root(f, &self.resources))
             }
-            Route::Group(g) => match discovery::group(&g) {
+            Route::Group(g) => match discovery::group(&g, &self.resources) {
                 Some(v) => ok(&v),
                 None => Err(ApiError::new(
                     404,
@@ -238,7 +247,7 @@ impl ApiServer {
                     "the server could not find the requested resource",
                 )),
             },
-            Route::GroupVersion(g, v) => match discovery::resource_list(&g, &v) {
+            Route::GroupVersion(g, v) => match discovery::resource_list(&g, &v, &self.resources) {
                 Some(v) => ok(&v),
                 None => Err(ApiError::new(
                     404,
@@ -260,13 +269,7 @@ impl ApiServer {
                 let method = req.method().clone();
                 let (parts, body) = req.into_parts();
                 let body = read_body(body, &method).await?;
-                let ctx = rest::Ctx {
-                    srv: self,
-                    rr,
-                    query,
-                    headers: &parts.headers,
-                    body,
-                };
+                let ctx = rest::Ctx::new(self, rr, query, &parts.headers, body);
                 rest::handle(ctx, &method).await
             }
         }

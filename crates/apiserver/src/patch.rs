@@ -1,5 +1,7 @@
-//! Patch requests: which patch a Content-Type names and applying it to the stored object.
+//! Patch requests: which patch a Content-Type names and applying it to the stored object
+//! with the machinery in `rkube-apimachinery`.
 
+use rkube_apimachinery::patch::{json_patch, merge_patch, strategic, PatchError};
 use rkube_apimachinery::registry::ResourceInfo;
 use rkube_apimachinery::status::ApiError;
 use serde_json::Value;
@@ -26,56 +28,60 @@ impl PatchKind {
     }
 }
 
-fn merge(target: &mut Value, patch: &Value) {
-    match patch {
-        Value::Object(p) => {
-            if !target.is_object() {
-                *target = Value::Object(Default::default());
-            }
-            if let Value::Object(t) = target {
-                for (k, v) in p {
-                    if v.is_null() {
-                        t.remove(k);
-                    } else {
-                        merge(t.entry(k.clone()).or_insert(Value::Null), v);
-                    }
-                }
-            }
-        }
-        other => *target = other.clone(),
-    }
+pub fn api_error(e: PatchError) -> ApiError {
+    let reason = match e.reason() {
+        "" => "InternalError",
+        r => r,
+    };
+    ApiError::new(e.status_code(), reason, e.status_message())
 }
 
+fn parse(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))
+}
+
+/// JSON, merge and strategic merge patches (server-side apply is handled by its own module).
 pub fn apply(
     kind: PatchKind,
-    _info: &ResourceInfo,
+    info: &ResourceInfo,
     old: &Value,
     body: &[u8],
 ) -> Result<Value, ApiError> {
-    let patch: Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("json: {e}")))?;
+    let patch = parse(body)?;
     match kind {
-        PatchKind::Merge | PatchKind::Strategic => {
-            let mut out = old.clone();
-            merge(&mut out, &patch);
-            Ok(out)
-        }
-        _ => Err(ApiError::unsupported_media_type("TEMPORARY")),
+        PatchKind::Json => json_patch::apply(old, &patch).map_err(api_error),
+        PatchKind::Merge => merge_patch::apply(old, &patch).map_err(api_error),
+        PatchKind::Strategic => strategic::apply(
+            old,
+            &patch,
+            &strategic::GroupVersionKind {
+                group: info.group,
+                version: info.version,
+                kind: info.kind,
+            },
+        )
+        .map_err(api_error),
+        PatchKind::Apply => Err(ApiError::unsupported_media_type(
+            "application/apply-patch+yaml",
+        )),
     }
 }
 
-/// Patches a `Scale` (no strategic merge keys: strategic behaves as merge).
+/// Patches a `Scale`, which has no merge keys: strategic merge behaves as a merge patch.
 pub fn apply_scale(kind: PatchKind, old: &Value, body: &[u8]) -> Result<Value, ApiError> {
-    let info = rkube_apimachinery::registry::find("autoscaling", "v1", "horizontalpodautoscalers")
-        .ok_or_else(|| ApiError::internal("registry lacks autoscaling/v1"))?;
-    apply(
-        if kind == PatchKind::Strategic {
-            PatchKind::Merge
-        } else {
-            kind
-        },
-        info,
-        old,
-        body,
-    )
+    let patch = parse(body)?;
+    match kind {
+        PatchKind::Json => json_patch::apply(old, &patch).map_err(api_error),
+        PatchKind::Merge => merge_patch::apply(old, &patch).map_err(api_error),
+        PatchKind::Strategic => strategic::apply_with_schema(
+            old,
+            &patch,
+            rkube_apimachinery::patch::schema::Schema::opaque(),
+        )
+        .map_err(api_error),
+        PatchKind::Apply => Err(ApiError::unsupported_media_type(
+            "application/apply-patch+yaml",
+        )),
+    }
 }

@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use rkube_apimachinery::registry::{self, ResourceInfo};
+use rkube_apimachinery::registry::ResourceInfo;
+
+use crate::resources::Resources;
 use rkube_apimachinery::status::ApiError;
 
 /// What a request path names.
@@ -45,7 +47,7 @@ impl ResourceRequest {
     }
 }
 
-pub fn route(path: &str) -> Result<Route, ApiError> {
+pub fn route(path: &str, resources: &Resources) -> Result<Route, ApiError> {
     let path = path.trim_end_matches('/');
     match path {
         "/healthz" | "/livez" | "/readyz" => return Ok(Route::Health),
@@ -91,7 +93,7 @@ pub fn route(path: &str) -> Result<Route, ApiError> {
         [r, n, s] => (*r, Some(*n), Some(*s)),
         _ => return Ok(Route::NotFound),
     };
-    let Some(info) = registry::find(group, version, plural) else {
+    let Some(info) = resources.find(group, version, plural) else {
         return Ok(Route::NotFound);
     };
     if namespace.is_some() && !info.namespaced {
@@ -172,7 +174,7 @@ mod tests {
     use super::*;
 
     fn res(path: &str) -> ResourceRequest {
-        match route(path).unwrap() {
+        match route(path, &Resources::default()).unwrap() {
             Route::Resource(r) => r,
             other => panic!("{path}: {other:?}"),
         }
@@ -208,14 +210,14 @@ mod tests {
         let r = res("/apis/apps/v1/deployments");
         assert_eq!((r.info.plural, r.namespace), ("deployments", None));
         assert!(
-            matches!(route("/apis/apps/v1").unwrap(), Route::GroupVersion(g, v) if g == "apps" && v == "v1")
+            matches!(route("/apis/apps/v1", &Resources::default()).unwrap(), Route::GroupVersion(g, v) if g == "apps" && v == "v1")
         );
         assert!(matches!(
-            route("/apis/nope/v1/things").unwrap(),
+            route("/apis/nope/v1/things", &Resources::default()).unwrap(),
             Route::NotFound
         ));
         assert!(matches!(
-            route("/api/v1/namespaces/x/nodes").unwrap(),
+            route("/api/v1/namespaces/x/nodes", &Resources::default()).unwrap(),
             Route::NotFound
         ));
     }

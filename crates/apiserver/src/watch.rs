@@ -42,6 +42,7 @@ pub async fn serve(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         .unwrap_or(DEFAULT_TIMEOUT);
     let table = crate::table::wants_table(ctx.accept());
     let cache = ctx.srv.cache.clone();
+    let resources = ctx.srv.resources.clone();
     if let Some(rv) = rv {
         if rv > cache.revision() {
             cache
@@ -66,7 +67,7 @@ pub async fn serve(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         };
         let encode = |obj: &Value| -> Value {
             if table {
-                crate::table::watch_row(info, obj)
+                crate::table::watch_row(&resources, info, obj)
             } else {
                 obj.clone()
             }

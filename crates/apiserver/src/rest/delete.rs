@@ -243,13 +243,13 @@ pub async fn delete_collection(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError
         rr.namespace = crate::object::namespace(&obj)
             .map(str::to_string)
             .or(rr.namespace);
-        let one = Ctx {
-            srv: ctx.srv,
+        let one = Ctx::new(
+            ctx.srv,
             rr,
-            query: ctx.query.clone(),
-            headers: ctx.headers,
-            body: ctx.body.clone(),
-        };
+            ctx.query.clone(),
+            ctx.headers,
+            ctx.body.clone(),
+        );
         match delete(&one).await {
             Ok(_) => deleted.push((*obj).clone()),
             Err(e) if e.code == 404 => {}

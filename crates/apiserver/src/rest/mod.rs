@@ -25,9 +25,43 @@ pub struct Ctx<'a> {
     pub query: Query,
     pub headers: &'a HeaderMap,
     pub body: Bytes,
+    /// `Warning` headers to send with the reply.
+    pub warnings: std::sync::Mutex<Vec<String>>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    pub fn new(
+        srv: &'a ApiServer,
+        rr: ResourceRequest,
+        query: Query,
+        headers: &'a HeaderMap,
+        body: Bytes,
+    ) -> Self {
+        Ctx {
+            srv,
+            rr,
+            query,
+            headers,
+            body,
+            warnings: Default::default(),
+        }
+    }
+
+    pub fn warn(&self, w: impl IntoIterator<Item = String>) {
+        if let Ok(mut list) = self.warnings.lock() {
+            list.extend(w);
+        }
+    }
+
+    /// Custom-resource schema checks (no-op for built-in kinds).
+    pub fn admit_custom(&self, obj: &mut Value) -> Result<(), ApiError> {
+        let mode =
+            crate::admission::FieldValidation::from_query(self.query.get("fieldValidation"))?;
+        let w = crate::admission::custom_resource(&self.srv.resources, self.rr.info, obj, mode)?;
+        self.warn(w);
+        Ok(())
+    }
+
     pub fn accept(&self) -> &str {
         self.headers
             .get(http::header::ACCEPT)
@@ -103,6 +137,19 @@ pub fn store_error(ctx: &Ctx<'_>, e: StoreError) -> ApiError {
 }
 
 pub async fn handle(ctx: Ctx<'_>, method: &Method) -> Result<Response<Body>, ApiError> {
+    let mut resp = dispatch(&ctx, method).await?;
+    let warnings = ctx.warnings.lock().map(|w| w.clone()).unwrap_or_default();
+    for w in warnings {
+        // RFC 7234 warn-text: quotes and backslashes escaped, or kubectl drops it.
+        let text = w.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(v) = http::HeaderValue::from_str(&format!("299 - \"{text}\"")) {
+            resp.headers_mut().append(http::header::WARNING, v);
+        }
+    }
+    Ok(resp)
+}
+
+async fn dispatch(ctx: &Ctx<'_>, method: &Method) -> Result<Response<Body>, ApiError> {
     let sub = ctx.rr.subresource.clone();
     let has_name = ctx.rr.name.is_some();
     let verb_ok = |verb: &str| match &sub {
@@ -119,27 +166,23 @@ pub async fn handle(ctx: Ctx<'_>, method: &Method) -> Result<Response<Body>, Api
             if !verb_ok("watch") {
                 return Err(not_allowed());
             }
-            crate::watch::serve(&ctx).await
+            crate::watch::serve(ctx).await
         }
-        (Method::GET, false, None) if verb_ok("list") => read::list(&ctx).await,
-        (Method::GET, true, None) if ctx.query.flag("watch") => crate::watch::serve(&ctx).await,
-        (Method::GET, true, Some("scale")) => subresource::get_scale(&ctx).await,
-        (Method::PUT, true, Some("scale")) => subresource::update_scale(&ctx, false).await,
-        (Method::PATCH, true, Some("scale")) => subresource::update_scale(&ctx, true).await,
-        (Method::POST, true, Some("binding")) => subresource::bind(&ctx).await,
-        (Method::POST, true, Some("eviction")) => subresource::evict(&ctx).await,
-        (Method::PUT, true, Some("finalize")) => subresource::finalize(&ctx).await,
-        (Method::GET, true, None | Some("status")) if verb_ok("get") => read::get(&ctx).await,
-        (Method::POST, false, None) if verb_ok("create") => write::create(&ctx).await,
-        (Method::PUT, true, None | Some("status")) if verb_ok("update") => {
-            write::update(&ctx).await
-        }
-        (Method::PATCH, true, None | Some("status")) if verb_ok("patch") => {
-            write::patch(&ctx).await
-        }
-        (Method::DELETE, true, None) if verb_ok("delete") => delete::delete(&ctx).await,
+        (Method::GET, false, None) if verb_ok("list") => read::list(ctx).await,
+        (Method::GET, true, None) if ctx.query.flag("watch") => crate::watch::serve(ctx).await,
+        (Method::GET, true, Some("scale")) => subresource::get_scale(ctx).await,
+        (Method::PUT, true, Some("scale")) => subresource::update_scale(ctx, false).await,
+        (Method::PATCH, true, Some("scale")) => subresource::update_scale(ctx, true).await,
+        (Method::POST, true, Some("binding")) => subresource::bind(ctx).await,
+        (Method::POST, true, Some("eviction")) => subresource::evict(ctx).await,
+        (Method::PUT, true, Some("finalize")) => subresource::finalize(ctx).await,
+        (Method::GET, true, None | Some("status")) if verb_ok("get") => read::get(ctx).await,
+        (Method::POST, false, None) if verb_ok("create") => write::create(ctx).await,
+        (Method::PUT, true, None | Some("status")) if verb_ok("update") => write::update(ctx).await,
+        (Method::PATCH, true, None | Some("status")) if verb_ok("patch") => write::patch(ctx).await,
+        (Method::DELETE, true, None) if verb_ok("delete") => delete::delete(ctx).await,
         (Method::DELETE, false, None) if verb_ok("deletecollection") => {
-            delete::delete_collection(&ctx).await
+            delete::delete_collection(ctx).await
         }
         _ => Err(not_allowed()),
     }

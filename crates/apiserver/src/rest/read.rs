@@ -57,19 +57,20 @@ pub fn list_filter(ctx: &Ctx<'_>) -> Result<ListFilter, ApiError> {
         .storage_list_prefix(ctx.rr.namespace.as_deref())
         .ok_or_else(|| ApiError::method_not_allowed("this resource is not stored"))?;
     let labels = match ctx.query.get("labelSelector") {
-        Some(s) if !s.trim().is_empty() => Some(
-            LabelSelector::parse(s)
-                .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?,
-        ),
-        _ => None,
-    };
-    let mut field_sel = match ctx.query.get("fieldSelector") {
         Some(s) if !s.trim().is_empty() => {
-            Some(FieldSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?)
+            Some(LabelSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?)
         }
         _ => None,
     };
-    if let Some(f) = &field_sel {
+    let mut fields_text = ctx
+        .query
+        .get("fieldSelector")
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    if !fields_text.is_empty() {
+        let f =
+            FieldSelector::parse(&fields_text).map_err(|e| ApiError::bad_request(e.to_string()))?;
         for field in f.fields() {
             if !fields::supported(info, field) {
                 return Err(ApiError::bad_request(format!(
@@ -80,17 +81,25 @@ pub fn list_filter(ctx: &Ctx<'_>) -> Result<ListFilter, ApiError> {
     }
     // A name given in the path (watch on one object) is a metadata.name field selector.
     if let Some(name) = &ctx.rr.name {
-        let extra = FieldSelector::parse(&format!("metadata.name={name}"))
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        field_sel = Some(match field_sel {
-            Some(f) => f.and(extra),
-            None => extra,
-        });
+        let term = format!(
+            "metadata.name={}",
+            rkube_apimachinery::selector::escape_field_value(name)
+        );
+        fields_text = if fields_text.is_empty() {
+            term
+        } else {
+            format!("{fields_text},{term}")
+        };
     }
+    let fields = if fields_text.is_empty() {
+        None
+    } else {
+        Some(FieldSelector::parse(&fields_text).map_err(|e| ApiError::bad_request(e.to_string()))?)
+    };
     Ok(ListFilter {
         prefix,
         labels,
-        fields: field_sel,
+        fields,
     })
 }
 

@@ -260,13 +260,13 @@ pub async fn evict(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         .get("deleteOptions")
         .cloned()
         .unwrap_or_else(|| json!({}));
-    let one = Ctx {
-        srv: ctx.srv,
-        rr: ctx.rr.clone(),
-        query: ctx.query.clone(),
-        headers: ctx.headers,
-        body: bytes::Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
-    };
+    let one = Ctx::new(
+        ctx.srv,
+        ctx.rr.clone(),
+        ctx.query.clone(),
+        ctx.headers,
+        bytes::Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
+    );
     super::delete::delete(&one).await?;
     reply(
         StatusCode::CREATED,

@@ -35,6 +35,7 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         meta_mut(&mut obj).remove("namespace");
     }
     defaults::apply(info, &mut obj);
+    ctx.admit_custom(&mut obj)?;
     validate_meta(info, &obj, &name)?;
     ctx.srv.allocate(info, &mut obj).await?;
     let key = info
@@ -134,6 +135,7 @@ fn merge_update(ctx: &Ctx<'_>, old: &Value, mut new: Value) -> Result<Value, Api
         }
     }
     defaults::apply(info, &mut new);
+    ctx.admit_custom(&mut new)?;
     let causes = crate::immutable::validate_update(info, old, &new);
     if !causes.is_empty() {
         let name = crate::object::name(old).unwrap_or("");
