@@ -42,6 +42,12 @@ if [ ! -x /opt/rkube-test/kubectl-1.20/usr/bin/kubectl ]; then
   rm -rf "$tmp"
 fi
 
+# The Python `kubernetes` client for the client-library tests, in a venv of its own.
+if [ ! -x /opt/rkube-test/venv/bin/python ] || ! /opt/rkube-test/venv/bin/python -c 'import kubernetes' 2>/dev/null; then
+  python3 -m venv /opt/rkube-test/venv
+  /opt/rkube-test/venv/bin/pip install -q kubernetes
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo not found: install the Rust toolchain (rustup) first" >&2
   exit 1
