@@ -20,6 +20,7 @@ mod fields;
 mod http;
 mod immutable;
 mod object;
+pub mod openapi;
 mod patch;
 pub mod pki;
 mod request;
@@ -76,6 +77,34 @@ pub struct ApiServer {
     allocator: Mutex<alloc::Allocator>,
     server_address: String,
     pub(crate) resources: Arc<resources::Resources>,
+    /// The OpenAPI documents, built in the background at start (they take a moment).
+    openapi: Arc<tokio::sync::OnceCell<Arc<openapi::OpenApi>>>,
+}
+
+/// The served built-in resources and their subresources, for the OpenAPI documents.
+fn openapi_resources() -> Vec<openapi::ResourceType> {
+    let mut out = Vec::new();
+    for r in rkube_apimachinery::registry::builtin() {
+        out.push(openapi::ResourceType::new(
+            r.group,
+            r.version,
+            r.kind,
+            r.plural,
+            r.namespaced,
+            r.verbs,
+        ));
+        for s in r.subresources {
+            out.push(openapi::ResourceType::new(
+                r.group,
+                r.version,
+                s.kind,
+                &format!("{}/{}", r.plural, s.name),
+                r.namespaced,
+                s.verbs,
+            ));
+        }
+    }
+    out
 }
 
 /// What [`start`] hands back.
@@ -132,6 +161,16 @@ pub async fn start(
         config,
         allocator: Mutex::new(alloc::Allocator::default()),
         resources: Arc::new(resources::Resources::default()),
+        openapi: Arc::new(tokio::sync::OnceCell::new()),
+    });
+    let cell = server.openapi.clone();
+    tokio::spawn(async move {
+        let built =
+            tokio::task::spawn_blocking(|| Arc::new(openapi::OpenApi::new(&openapi_resources())))
+                .await;
+        if let Ok(doc) = built {
+            let _ = cell.set(doc);
+        }
     });
     crd::start(server.clone(), shutdown.clone()).await;
     bootstrap::run(&server).await?;
@@ -255,11 +294,47 @@ impl ApiServer {
                     "the server could not find the requested resource",
                 )),
             },
-            Route::OpenApiV2 | Route::OpenApiV3Root | Route::OpenApiV3(_) => Err(ApiError::new(
-                404,
-                "NotFound",
-                "the server could not find the requested resource",
-            )),
+            Route::OpenApiV2 | Route::OpenApiV3Root | Route::OpenApiV3 => {
+                let doc = self
+                    .openapi
+                    .get_or_init(|| async {
+                        let built = tokio::task::spawn_blocking(|| {
+                            openapi::OpenApi::new(&openapi_resources())
+                        })
+                        .await;
+                        Arc::new(built.unwrap_or_else(|_| openapi::OpenApi::new(&[])))
+                    })
+                    .await;
+                let header = |name| {
+                    req.headers()
+                        .get(name)
+                        .and_then(|v: &::http::HeaderValue| v.to_str().ok())
+                };
+                let reply = doc.handle(
+                    &path,
+                    req.uri().query(),
+                    header(::http::header::ACCEPT),
+                    header(::http::header::IF_NONE_MATCH),
+                );
+                match reply {
+                    Some(r) => {
+                        let mut resp = Response::new(crate::http::full(r.body.to_vec()));
+                        *resp.status_mut() =
+                            StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
+                        for (k, v) in r.headers {
+                            if let Ok(v) = ::http::HeaderValue::from_str(&v) {
+                                resp.headers_mut().insert(k, v);
+                            }
+                        }
+                        Ok(resp)
+                    }
+                    None => Err(ApiError::new(
+                        404,
+                        "NotFound",
+                        "the server could not find the requested resource",
+                    )),
+                }
+            }
             Route::NotFound => Err(ApiError::new(
                 404,
                 "NotFound",

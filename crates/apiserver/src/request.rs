@@ -23,8 +23,7 @@ pub enum Route {
     GroupVersion(String, String),
     OpenApiV2,
     OpenApiV3Root,
-    #[allow(dead_code)] // served once the OpenAPI documents land
-    OpenApiV3(String),
+    OpenApiV3,
     Resource(ResourceRequest),
     NotFound,
 }
@@ -60,12 +59,12 @@ pub fn route(path: &str, resources: &Resources) -> Result<Route, ApiError> {
         "/version" => return Ok(Route::Version),
         "/api" => return Ok(Route::CoreRoot),
         "/apis" => return Ok(Route::GroupsRoot),
-        "/openapi/v2" | "/swagger-2.0.0.pb-v1" => return Ok(Route::OpenApiV2),
+        "/openapi/v2" => return Ok(Route::OpenApiV2),
         "/openapi/v3" => return Ok(Route::OpenApiV3Root),
         _ => {}
     }
-    if let Some(rest) = path.strip_prefix("/openapi/v3/") {
-        return Ok(Route::OpenApiV3(rest.to_string()));
+    if path.starts_with("/openapi/v3/") {
+        return Ok(Route::OpenApiV3);
     }
     let segs: Vec<&str> = path.split('/').skip(1).collect();
     let (group, version, rest) = match segs.as_slice() {

@@ -145,10 +145,7 @@ fn apply_twice_then_change() {
     let c = Cluster::start(&[]);
     let f = c.file("app.yaml", APP);
     // --validate=false until OpenAPI lands; validation is the server's job meanwhile.
-    let first = c
-        .kubectl(&["apply", "-f", &f, "--validate=false"])
-        .ok()
-        .stdout;
+    let first = c.kubectl(&["apply", "-f", &f]).ok().stdout;
     for o in [
         "namespace/shop created",
         "configmap/settings created",
@@ -159,20 +156,14 @@ fn apply_twice_then_change() {
     ] {
         assert!(first.contains(o), "{first}");
     }
-    let second = c
-        .kubectl(&["apply", "-f", &f, "--validate=false"])
-        .ok()
-        .stdout;
+    let second = c.kubectl(&["apply", "-f", &f]).ok().stdout;
     assert!(second.contains("deployment.apps/web unchanged"), "{second}");
     assert!(second.contains("configmap/settings unchanged"), "{second}");
     let changed = APP
         .replace("replicas: 2", "replicas: 3")
         .replace("mode: \"fast\"", "mode: \"safe\"");
     let f2 = c.file("app2.yaml", &changed);
-    let third = c
-        .kubectl(&["apply", "-f", &f2, "--validate=false"])
-        .ok()
-        .stdout;
+    let third = c.kubectl(&["apply", "-f", &f2]).ok().stdout;
     assert!(third.contains("deployment.apps/web configured"), "{third}");
     assert!(third.contains("configmap/settings configured"), "{third}");
     let d = c
@@ -241,7 +232,7 @@ fn errors_look_like_upstream() {
         "bad.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n",
     );
-    let r = c.kubectl(&["create", "-f", &bad, "--validate=false"]);
+    let r = c.kubectl(&["create", "-f", &bad]);
     assert_eq!(r.code, 1);
     assert!(
         r.stderr.contains("Error from server (Invalid)")
@@ -254,7 +245,7 @@ fn errors_look_like_upstream() {
         "nons.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: missing\n",
     );
-    let r = c.kubectl(&["create", "-f", &nons, "--validate=false"]);
+    let r = c.kubectl(&["create", "-f", &nons]);
     assert!(
         r.stderr.contains("namespaces \"missing\" not found"),
         "{}",
@@ -264,7 +255,7 @@ fn errors_look_like_upstream() {
         "pod.yaml",
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers: []\n",
     );
-    let r = c.kubectl(&["create", "-f", &pod, "--validate=false"]);
+    let r = c.kubectl(&["create", "-f", &pod]);
     assert!(
         r.stderr.contains("spec.containers: Required value"),
         "{}",
@@ -283,12 +274,8 @@ fn get_outputs_selectors_and_watch() {
         ("b", "three", "web"),
     ] {
         let cm = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels: {{tier: {tier}}}\n");
-        c.kubectl_stdin(
-            KUBECTL_1_32,
-            &["create", "-f", "-", "--validate=false"],
-            &cm,
-        )
-        .ok();
+        c.kubectl_stdin(KUBECTL_1_32, &["create", "-f", "-"], &cm)
+            .ok();
     }
     let all = c
         .kubectl(&["get", "cm", "-A", "-l", "tier=web", "-o", "name"])
@@ -346,7 +333,7 @@ fn get_outputs_selectors_and_watch() {
     std::thread::sleep(Duration::from_millis(300));
     c.kubectl_stdin(
         KUBECTL_1_32,
-        &["create", "-f", "-", "--validate=false"],
+        &["create", "-f", "-"],
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: late\n  namespace: a\n",
     )
     .ok();

@@ -27,7 +27,7 @@ fn run_commands(kubectl: &str) {
     let c = Cluster::start(&[]);
     let k = |args: &[&str]| c.kubectl_v(kubectl, args);
     let f = c.file("d.yaml", DEPLOY);
-    k(&["apply", "-f", &f, "--validate=false"]).ok();
+    k(&["apply", "-f", &f]).ok();
 
     // label / annotate (strategic or merge patches under the hood).
     k(&["label", "deploy", "web", "tier=front"]).ok();
@@ -147,8 +147,8 @@ fn run_commands(kubectl: &str) {
     let mut obj = k(&["get", "deploy", "web", "-o", "json"]).ok().json();
     obj["spec"]["replicas"] = serde_json::json!(1);
     let p = c.file("replace.json", &obj.to_string());
-    k(&["replace", "-f", &p, "--validate=false"]).ok();
-    let r = k(&["replace", "-f", &p, "--validate=false"]);
+    k(&["replace", "-f", &p]).ok();
+    let r = k(&["replace", "-f", &p]);
     assert!(
         r.stderr.contains("the object has been modified"),
         "stale resourceVersion conflicts: {}",

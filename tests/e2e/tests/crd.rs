@@ -39,7 +39,7 @@ spec:
 fn custom_resources_end_to_end() {
     let c = Cluster::start(&[]);
     let f = c.file("crd.yaml", CRD);
-    c.kubectl(&["apply", "-f", &f, "--validate=false"]).ok();
+    c.kubectl(&["apply", "-f", &f]).ok();
     c.kubectl(&[
         "wait",
         "--for=condition=Established",
@@ -48,8 +48,7 @@ fn custom_resources_end_to_end() {
     ])
     .ok();
     let w = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w1\nspec:\n  size: 3\n";
-    c.kubectl_stdin(KUBECTL_1_32, &["apply", "-f", "-", "--validate=false"], w)
-        .ok();
+    c.kubectl_stdin(KUBECTL_1_32, &["apply", "-f", "-"], w).ok();
     let got = c
         .kubectl(&["get", "widget", "w1", "-o", "json"])
         .ok()
@@ -62,7 +61,7 @@ fn custom_resources_end_to_end() {
     );
     // Schema validation.
     let bad = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w2\nspec:\n  size: 0\n";
-    let r = c.kubectl_stdin(KUBECTL_1_32, &["apply", "-f", "-", "--validate=false"], bad);
+    let r = c.kubectl_stdin(KUBECTL_1_32, &["apply", "-f", "-"], bad);
     assert_eq!(r.code, 1);
     assert!(
         r.stderr
