@@ -23,6 +23,7 @@ mod object;
 pub mod openapi;
 mod patch;
 pub mod pki;
+pub mod protobuf;
 mod request;
 pub mod resources;
 mod rest;

@@ -234,10 +234,11 @@ fn errors_look_like_upstream() {
     );
     let r = c.kubectl(&["create", "-f", &bad]);
     assert_eq!(r.code, 1);
+    // kubectl prints a 422 on create as `The <Kind> "<name>" is invalid: <causes>`.
     assert!(
-        r.stderr.contains("Error from server (Invalid)")
-            && r.stderr
-                .contains("metadata.name: Invalid value: \"Bad_Name\""),
+        r.stderr.contains(
+            "The ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\""
+        ),
         "{}",
         r.stderr
     );

@@ -101,14 +101,21 @@ impl<'a> Ctx<'a> {
 
 pub fn decode(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
     let mime = content_type.split(';').next().unwrap_or("").trim();
-    let v: Value =
-        match mime {
-            "application/json" | "" | "*/*" => serde_json::from_slice(body)
-                .map_err(|e| ApiError::bad_request(format!("json: {e}")))?,
-            "application/yaml" | "application/x-yaml" | "text/yaml" => serde_yaml::from_slice(body)
-                .map_err(|e| ApiError::bad_request(format!("yaml: {e}")))?,
-            other => return Err(ApiError::unsupported_media_type(other)),
-        };
+    let v: Value = match mime {
+        "application/json" | "" | "*/*" => {
+            serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("json: {e}")))?
+        }
+        "application/yaml" | "application/x-yaml" | "text/yaml" => {
+            serde_yaml::from_slice(body).map_err(|e| ApiError::bad_request(format!("yaml: {e}")))?
+        }
+        crate::protobuf::MEDIA_TYPE => crate::protobuf::decode_body(body).map_err(|e| match e {
+            crate::protobuf::DecodeError::UnknownKind { .. } => {
+                ApiError::unsupported_media_type(mime)
+            }
+            other => ApiError::bad_request(other.to_string()),
+        })?,
+        other => return Err(ApiError::unsupported_media_type(other)),
+    };
     if !v.is_object() {
         return Err(ApiError::bad_request(
             "the body of the request must be a JSON or YAML object",
