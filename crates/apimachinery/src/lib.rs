@@ -7,6 +7,7 @@
 pub mod patch;
 pub mod registry;
 pub mod selector;
+pub mod ssa;
 pub mod status;
 pub mod table;
 pub mod validation;

@@ -86,6 +86,17 @@ impl ApiError {
         self
     }
 
+    /// Adds field causes (`details.causes`).
+    pub fn with_causes(mut self, causes: Vec<Cause>) -> Self {
+        self.details_mut().causes = causes;
+        self
+    }
+
+    /// Names the object in `details`.
+    pub fn with_object(self, group: &str, kind: &str, name: &str) -> Self {
+        self.for_object(group, kind, name)
+    }
+
     /// The field causes, if any.
     pub fn causes(&self) -> &[Cause] {
         self.details

@@ -8,6 +8,7 @@
 
 mod admission;
 mod alloc;
+mod apply;
 mod auth;
 mod bootstrap;
 pub mod cache;

@@ -16,7 +16,15 @@ use crate::{defaults, patch};
 const PATCH_RETRIES: usize = 5;
 
 pub async fn create(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    crate::apply::check_manager(ctx, "CreateOptions")?;
     let mut obj = ctx.decode_body()?;
+    crate::apply::track(ctx, None, &mut obj);
+    let created = insert(ctx, obj).await?;
+    reply(StatusCode::CREATED, &created)
+}
+
+/// Admits and stores a new object (POST, or server-side apply of a missing object).
+async fn insert(ctx: &Ctx<'_>, mut obj: Value) -> Result<Value, ApiError> {
     let info = ctx.rr.info;
     check_type(info, &mut obj)?;
     let ns = ctx.rr.namespace.as_deref();
@@ -41,25 +49,23 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let key = info
         .storage_key(ns, &name)
         .ok_or_else(|| ApiError::method_not_allowed("this resource is not stored"))?;
-    let created = if ctx.query.dry_run()? {
+    if ctx.query.dry_run()? {
         crate::object::set_resource_version(&mut obj, 0);
-        obj
-    } else {
-        let kv = ctx
-            .srv
-            .store
-            .create(&key, to_stored(&obj))
-            .await
-            .map_err(|e| match e {
-                rkube_store::StoreError::AlreadyExists { .. } => {
-                    ApiError::already_exists(info.group, info.plural, &name)
-                }
-                other => store_error(ctx, other),
-            })?;
-        crate::object::set_resource_version(&mut obj, kv.mod_revision);
-        obj
-    };
-    reply(StatusCode::CREATED, &created)
+        return Ok(obj);
+    }
+    let kv = ctx
+        .srv
+        .store
+        .create(&key, to_stored(&obj))
+        .await
+        .map_err(|e| match e {
+            rkube_store::StoreError::AlreadyExists { .. } => {
+                ApiError::already_exists(info.group, info.plural, &name)
+            }
+            other => store_error(ctx, other),
+        })?;
+    crate::object::set_resource_version(&mut obj, kv.mod_revision);
+    Ok(obj)
 }
 
 /// The current object and its revision.
@@ -162,9 +168,19 @@ fn merge_update(ctx: &Ctx<'_>, old: &Value, mut new: Value) -> Result<Value, Api
 
 /// Validates and stores `new` over the object at `rev`; deletes it instead when the last
 /// finalizer of an object being deleted was removed.
-async fn commit(ctx: &Ctx<'_>, mut new: Value, rev: Revision) -> Result<Value, ApiError> {
+async fn commit(
+    ctx: &Ctx<'_>,
+    old: &Value,
+    mut new: Value,
+    rev: Revision,
+) -> Result<Value, ApiError> {
     let name = ctx.rr.name.clone().unwrap_or_default();
     validate_meta(ctx.rr.info, &new, &name)?;
+    // An update that changes nothing is not written (no new resourceVersion, no event), as
+    // upstream's storage does.
+    if to_stored(old) == to_stored(&new) {
+        return Ok(old.clone());
+    }
     let key = ctx.key()?;
     let deleting = crate::object::meta(&new).is_some_and(|m| m.contains_key("deletionTimestamp"));
     let finalizers_left = crate::object::meta(&new)
@@ -240,8 +256,10 @@ pub async fn update(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             ));
         }
     }
-    let new = merge_update(ctx, &old, body)?;
-    let saved = commit(ctx, new, rev).await?;
+    crate::apply::check_manager(ctx, "UpdateOptions")?;
+    let mut new = merge_update(ctx, &old, body)?;
+    crate::apply::track(ctx, Some(&old), &mut new);
+    let saved = commit(ctx, &old, new, rev).await?;
     reply(StatusCode::OK, &saved)
 }
 
@@ -255,16 +273,71 @@ pub async fn patch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         .to_string();
     let kind = patch::PatchKind::from_content_type(&content_type)
         .ok_or_else(|| ApiError::unsupported_media_type(&content_type))?;
+    if kind == patch::PatchKind::Apply {
+        return server_side_apply(ctx).await;
+    }
+    crate::apply::check_manager(ctx, "PatchOptions")?;
     let mut last_err = None;
     for _ in 0..PATCH_RETRIES {
         let (old, rev) = current(ctx).await?;
         let patched = patch::apply(kind, ctx.rr.info, &old, &ctx.body)?;
-        let new = merge_update(ctx, &old, patched)?;
-        match commit(ctx, new, rev).await {
+        let mut new = merge_update(ctx, &old, patched)?;
+        crate::apply::track(ctx, Some(&old), &mut new);
+        match commit(ctx, &old, new, rev).await {
             Ok(saved) => return reply(StatusCode::OK, &saved),
             Err(e) if e.code == 409 && e.reason == "Conflict" => last_err = Some(e),
             Err(e) => return Err(e),
         }
     }
     Err(last_err.unwrap_or_else(|| ApiError::internal("patch retries exhausted")))
+}
+
+/// `PATCH` with `application/apply-patch+yaml`: creates the object if missing.
+async fn server_side_apply(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let applied: Value = serde_yaml::from_slice(&ctx.body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+    if !applied.is_object() {
+        return Err(ApiError::bad_request(
+            "the body of an apply patch must be an object",
+        ));
+    }
+    let url_name = ctx.rr.name.as_deref().unwrap_or("");
+    if let Some(n) = crate::object::name(&applied) {
+        if n != url_name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({url_name})"
+            )));
+        }
+    }
+    let mut last_err = None;
+    for _ in 0..PATCH_RETRIES {
+        let live = match current(ctx).await {
+            Ok(x) => Some(x),
+            Err(e) if e.code == 404 && ctx.rr.subresource.is_none() => None,
+            Err(e) => return Err(e),
+        };
+        match live {
+            None => {
+                let mut obj = crate::apply::apply(ctx, None, &applied)?;
+                crate::object::meta_mut(&mut obj).insert("name".into(), json!(url_name));
+                match insert(ctx, obj).await {
+                    Ok(created) => return reply(StatusCode::CREATED, &created),
+                    Err(e) if e.code == 409 && e.reason == "AlreadyExists" => last_err = Some(e),
+                    Err(e) => return Err(e),
+                }
+            }
+            Some((old, rev)) => {
+                let out = crate::apply::apply(ctx, Some(&old), &applied)?;
+                let new = merge_update(ctx, &old, out)?;
+                match commit(ctx, &old, new, rev).await {
+                    Ok(saved) => return reply(StatusCode::OK, &saved),
+                    Err(e) if e.code == 409 && e.reason == "Conflict" && e.causes().is_empty() => {
+                        last_err = Some(e)
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Err(last_err.unwrap_or_else(|| ApiError::internal("apply retries exhausted")))
 }
