@@ -21,6 +21,24 @@ pub fn wants_table(accept: &str) -> bool {
     })
 }
 
+/// Whether the client asked for metadata only (`PartialObjectMetadata[List]`), as the
+/// garbage collector's and other metadata informers do.
+pub fn wants_metadata(accept: &str) -> bool {
+    accept.split(',').next().is_some_and(|p| {
+        let p = p.replace(' ', "");
+        p.contains("as=PartialObjectMetadata") && p.contains("g=meta.k8s.io")
+    })
+}
+
+/// The `PartialObjectMetadata` view of an object.
+pub fn partial(obj: &Value) -> Value {
+    json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
+    })
+}
+
 fn options(ctx: &Ctx<'_>) -> Result<TableOptions, ApiError> {
     let include_object = IncludeObject::from_query(ctx.query.get("includeObject").unwrap_or(""))
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -62,6 +80,9 @@ pub fn watch_row(res: &Resources, info: &ResourceInfo, obj: &Value) -> Value {
 }
 
 pub fn respond_one(ctx: &Ctx<'_>, obj: Value) -> Result<Response<Body>, ApiError> {
+    if wants_metadata(ctx.accept()) {
+        return Ok(json_response(StatusCode::OK, &partial(&obj)));
+    }
     if wants_table(ctx.accept()) {
         let rv = crate::object::meta_str(&obj, "resourceVersion")
             .and_then(|r| r.parse().ok())
@@ -95,6 +116,18 @@ pub fn respond_list(
             t["metadata"]["remainingItemCount"] = json!(r);
         }
         return Ok(json_response(StatusCode::OK, &t));
+    }
+    if wants_metadata(ctx.accept()) {
+        let mut list = crate::rest::list_object(
+            ctx,
+            items.iter().map(partial).collect(),
+            rv,
+            cont,
+            remaining,
+        );
+        list["kind"] = json!("PartialObjectMetadataList");
+        list["apiVersion"] = json!("meta.k8s.io/v1");
+        return Ok(json_response(StatusCode::OK, &list));
     }
     let list = crate::rest::list_object(ctx, items, rv, cont, remaining);
     Ok(json_response(StatusCode::OK, &list))

@@ -41,6 +41,7 @@ pub async fn serve(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         .map(|t| Duration::from_secs(t as u64))
         .unwrap_or(DEFAULT_TIMEOUT);
     let table = crate::table::wants_table(ctx.accept());
+    let metadata_only = crate::table::wants_metadata(ctx.accept());
     let cache = ctx.srv.cache.clone();
     let resources = ctx.srv.resources.clone();
     if let Some(rv) = rv {
@@ -68,6 +69,8 @@ pub async fn serve(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         let encode = |obj: &Value| -> Value {
             if table {
                 crate::table::watch_row(&resources, info, obj)
+            } else if metadata_only {
+                crate::table::partial(obj)
             } else {
                 obj.clone()
             }

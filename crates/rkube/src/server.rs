@@ -89,6 +89,12 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     let api = rkube_apiserver::start(config, store, shutdown.clone())
         .await
         .context("start API server")?;
+    let controllers = {
+        let client = component_client(&api, "system:kube-controller-manager", &[])
+            .await
+            .context("controller manager credentials")?;
+        tokio::spawn(rkube_controllers::run(client, shutdown.clone()))
+    };
     info!(
         revision,
         url = %api.url,
@@ -100,7 +106,36 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     info!("shutting down");
     shutdown.cancel();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), api.task).await;
+    controllers.abort();
     Ok(())
+}
+
+/// An API client for an in-process component, with its own client certificate: components
+/// reach the API server over HTTPS like any other client.
+async fn component_client(
+    api: &rkube_apiserver::Started,
+    user: &str,
+    groups: &[&str],
+) -> anyhow::Result<kube::Client> {
+    use base64::Engine;
+    let (cert, key) = api
+        .pki
+        .issue_client_cert(user, groups)
+        .with_context(|| format!("issue a certificate for {user}"))?;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: local\n  cluster:\n    server: {}\n    certificate-authority-data: {}\nusers:\n- name: {user}\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\ncontexts:\n- name: local\n  context: {{cluster: local, user: {user}}}\ncurrent-context: local\n",
+        api.url,
+        b64(api.pki.ca_cert_pem()),
+        b64(&cert),
+        b64(&key),
+    );
+    let kc = kube::config::Kubeconfig::from_yaml(&kubeconfig).context("component kubeconfig")?;
+    let config =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await
+            .context("component client config")?;
+    kube::Client::try_from(config).context("component client")
 }
 
 /// The address of the interface holding the default route (no packet is sent: connecting a
