@@ -4,6 +4,7 @@
 //! categories), `Status` errors, object metadata helpers, label and field selectors, patches
 //! and Table printing. It depends on nothing else in the workspace so every role can use it.
 
+pub mod conversion;
 pub mod patch;
 pub mod registry;
 pub mod selector;

@@ -29,6 +29,7 @@ mod request;
 pub mod resources;
 mod rest;
 mod table;
+mod versions;
 mod watch;
 
 use std::net::{IpAddr, SocketAddr};

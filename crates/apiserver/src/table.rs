@@ -106,7 +106,11 @@ pub fn respond_list(
     cont: Option<String>,
     remaining: Option<i64>,
 ) -> Result<Response<Body>, ApiError> {
-    let items: Vec<Value> = items.iter().map(|o| (**o).clone()).collect();
+    let info = ctx.rr.info;
+    let items: Vec<Value> = items
+        .iter()
+        .map(|o| crate::versions::to_request(info, (**o).clone()))
+        .collect();
     if wants_table(ctx.accept()) {
         let mut t = table(&ctx.srv.resources, ctx.rr.info, &items, rv, options(ctx)?);
         if let Some(c) = cont {

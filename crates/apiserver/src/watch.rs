@@ -67,6 +67,15 @@ pub async fn serve(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             Err(CacheError::NotFresh { .. }) => return,
         };
         let encode = |obj: &Value| -> Value {
+            let converted;
+            let obj = if rkube_apimachinery::conversion::storage_version(info.group, info.plural)
+                .is_some()
+            {
+                converted = crate::versions::to_request(info, obj.clone());
+                &converted
+            } else {
+                obj
+            };
             if table {
                 crate::table::watch_row(&resources, info, obj)
             } else if metadata_only {

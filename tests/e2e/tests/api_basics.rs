@@ -342,3 +342,36 @@ fn get_outputs_selectors_and_watch() {
     let _ = w.kill();
     let _ = w.wait();
 }
+
+#[test]
+fn cohabiting_versions_convert() {
+    let c = Cluster::start(&[]);
+    let hpa = "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: web\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n  minReplicas: 1\n  maxReplicas: 5\n  metrics:\n  - type: Resource\n    resource: {name: cpu, target: {type: Utilization, averageUtilization: 60}}\n";
+    c.kubectl_stdin(KUBECTL_1_32, &["apply", "-f", "-"], hpa)
+        .ok();
+    let v1 = c
+        .kubectl(&[
+            "get",
+            "--raw",
+            "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers/web",
+        ])
+        .ok()
+        .json();
+    assert_eq!(v1["apiVersion"], "autoscaling/v1");
+    assert_eq!(v1["spec"]["targetCPUUtilizationPercentage"], 60);
+    let ev = "apiVersion: v1\nkind: Event\nmetadata:\n  name: e1\ninvolvedObject: {kind: Pod, name: p, namespace: default}\nreason: Started\nmessage: Started container\ntype: Normal\nsource: {component: kubelet}\ncount: 2\n";
+    c.kubectl_stdin(KUBECTL_1_32, &["apply", "-f", "-"], ev)
+        .ok();
+    let e = c
+        .kubectl(&[
+            "get",
+            "--raw",
+            "/apis/events.k8s.io/v1/namespaces/default/events/e1",
+        ])
+        .ok()
+        .json();
+    assert_eq!(e["apiVersion"], "events.k8s.io/v1");
+    assert_eq!(e["note"], "Started container");
+    assert_eq!(e["regarding"]["name"], "p");
+    assert_eq!(e["deprecatedCount"], 2);
+}

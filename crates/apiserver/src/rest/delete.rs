@@ -167,11 +167,17 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
                 .await
                 .map_err(|e| store_error(ctx, e))?;
         }
-        return reply(StatusCode::OK, &obj);
+        return reply(
+            StatusCode::OK,
+            &crate::versions::to_request(ctx.rr.info, obj),
+        );
     }
     if already_deleting && !(is_pod && opts.grace == Some(0)) {
         // A second delete of an object already being deleted changes nothing.
-        return reply(StatusCode::OK, &obj);
+        return reply(
+            StatusCode::OK,
+            &crate::versions::to_request(ctx.rr.info, obj),
+        );
     }
     if is_pod && opts.grace == Some(0) && already_deleting && finalizers.is_empty() {
         if !dry_run {
@@ -181,7 +187,10 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
                 .await
                 .map_err(|e| store_error(ctx, e))?;
         }
-        return reply(StatusCode::OK, &obj);
+        return reply(
+            StatusCode::OK,
+            &crate::versions::to_request(ctx.rr.info, obj),
+        );
     }
     {
         let m = meta_mut(&mut obj);
@@ -195,7 +204,10 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         obj["status"]["phase"] = json!("Terminating");
     }
     if dry_run {
-        return reply(StatusCode::OK, &obj);
+        return reply(
+            StatusCode::OK,
+            &crate::versions::to_request(ctx.rr.info, obj),
+        );
     }
     let saved = ctx
         .srv
@@ -205,7 +217,10 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         .map_err(|e| store_error(ctx, e))?;
     crate::object::set_resource_version(&mut obj, saved.mod_revision);
     // Graceful deletion answers 200 with the object, as upstream does.
-    reply(StatusCode::OK, &obj)
+    reply(
+        StatusCode::OK,
+        &crate::versions::to_request(ctx.rr.info, obj),
+    )
 }
 
 /// `now + grace` in RFC 3339: upstream sets deletionTimestamp to when the grace period ends.

@@ -25,7 +25,7 @@ pub async fn get(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         .ok_or_else(|| ctx.not_found())?;
     let obj = from_stored(&kv.value, kv.mod_revision)
         .map_err(|e| ApiError::internal(format!("stored object is not JSON: {e}")))?;
-    crate::table::respond_one(ctx, obj)
+    crate::table::respond_one(ctx, crate::versions::to_request(ctx.rr.info, obj))
 }
 
 /// The filter of a list or watch: namespace (through the key prefix), labels and fields.

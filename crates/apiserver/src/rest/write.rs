@@ -56,7 +56,7 @@ async fn insert(ctx: &Ctx<'_>, mut obj: Value) -> Result<Value, ApiError> {
     let kv = ctx
         .srv
         .store
-        .create(&key, to_stored(&obj))
+        .create(&key, to_stored(&crate::versions::to_storage(info, &obj)?))
         .await
         .map_err(|e| match e {
             rkube_store::StoreError::AlreadyExists { .. } => {
@@ -80,7 +80,10 @@ pub(super) async fn current(ctx: &Ctx<'_>) -> Result<(Value, Revision), ApiError
         .ok_or_else(|| ctx.not_found())?;
     let obj = from_stored(&kv.value, kv.mod_revision)
         .map_err(|e| ApiError::internal(format!("stored object is not JSON: {e}")))?;
-    Ok((obj, kv.mod_revision))
+    Ok((
+        crate::versions::to_request(ctx.rr.info, obj),
+        kv.mod_revision,
+    ))
 }
 
 /// Whether the kind has a status subresource (then the main resource ignores status and
@@ -203,7 +206,11 @@ async fn commit(
     let kv = ctx
         .srv
         .store
-        .update(&key, to_stored(&new), Some(rev))
+        .update(
+            &key,
+            to_stored(&crate::versions::to_storage(ctx.rr.info, &new)?),
+            Some(rev),
+        )
         .await
         .map_err(|e| store_error(ctx, e))?;
     crate::object::set_resource_version(&mut new, kv.mod_revision);
