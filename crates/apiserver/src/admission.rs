@@ -240,25 +240,7 @@ pub fn custom_resource(
     crate::crd_schema::apply_defaults(schema, obj);
     let mut pruned = Vec::new();
     crate::crd_schema::prune(schema, obj, "", &mut pruned);
-    let mut warnings = Vec::new();
-    if !pruned.is_empty() {
-        match mode {
-            FieldValidation::Strict => {
-                let list: Vec<String> = pruned
-                    .iter()
-                    .map(|p| format!("unknown field \"{p}\""))
-                    .collect();
-                return Err(ApiError::bad_request(format!(
-                    "strict decoding error: {}",
-                    list.join(", ")
-                )));
-            }
-            FieldValidation::Warn => {
-                warnings.extend(pruned.iter().map(|p| format!("unknown field \"{p}\"")))
-            }
-            FieldValidation::Ignore => {}
-        }
-    }
+    let warnings = unknown_fields(pruned, mode)?;
     let mut causes = Vec::new();
     crate::crd_schema::validate(schema, obj, "", &mut causes);
     if !causes.is_empty() {
@@ -266,4 +248,23 @@ pub fn custom_resource(
         return Err(ApiError::invalid(info.group, info.kind, &name, causes));
     }
     Ok(warnings)
+}
+
+/// What `fieldValidation` makes of dropped unknown fields: an error, warnings, or nothing.
+pub fn unknown_fields(pruned: Vec<String>, mode: FieldValidation) -> Result<Vec<String>, ApiError> {
+    if pruned.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = pruned
+        .iter()
+        .map(|p| format!("unknown field \"{p}\""))
+        .collect();
+    match mode {
+        FieldValidation::Strict => Err(ApiError::bad_request(format!(
+            "strict decoding error: {}",
+            list.join(", ")
+        ))),
+        FieldValidation::Warn => Ok(list),
+        FieldValidation::Ignore => Ok(Vec::new()),
+    }
 }

@@ -345,12 +345,33 @@ impl ApiServer {
             )),
             Route::Resource(rr) => {
                 let method = req.method().clone();
+                if matches!(method, Method::POST | Method::PUT | Method::PATCH) {
+                    // Writes prune unknown fields against the schemas.
+                    self.openapi().await;
+                }
                 let (parts, body) = req.into_parts();
                 let body = read_body(body, &method).await?;
                 let ctx = rest::Ctx::new(self, rr, query, &parts.headers, body);
                 rest::handle(ctx, &method).await
             }
         }
+    }
+
+    /// The OpenAPI documents, waiting for the start-up build if it is still running.
+    pub(crate) async fn openapi(&self) -> &Arc<openapi::OpenApi> {
+        self.openapi
+            .get_or_init(|| async {
+                let built =
+                    tokio::task::spawn_blocking(|| openapi::OpenApi::new(&openapi_resources()))
+                        .await;
+                Arc::new(built.unwrap_or_else(|_| openapi::OpenApi::new(&[])))
+            })
+            .await
+    }
+
+    /// The OpenAPI documents if built (writes wait for them before admission).
+    pub(crate) fn openapi_ready(&self) -> Option<&Arc<openapi::OpenApi>> {
+        self.openapi.get()
     }
 
     /// Refuses creates in a namespace that does not exist or is being deleted

@@ -375,3 +375,24 @@ fn cohabiting_versions_convert() {
     assert_eq!(e["regarding"]["name"], "p");
     assert_eq!(e["deprecatedCount"], 2);
 }
+
+#[test]
+fn unknown_fields_per_field_validation() {
+    let c = Cluster::start(&[]);
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\ndata:\n  a: b\nbogus: 1\n";
+    let f = c.file("typo.yaml", cm);
+    let r = c.kubectl(&["create", "-f", &f, "--validate=strict"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("unknown field \"bogus\""), "{}", r.stderr);
+    let r = c.kubectl(&["create", "-f", &f, "--validate=warn"]).ok();
+    assert!(
+        r.stderr.contains("Warning: unknown field \"bogus\""),
+        "{}",
+        r.stderr
+    );
+    let got = c.kubectl(&["get", "cm", "typo", "-o", "json"]).ok().json();
+    assert!(
+        got.get("bogus").is_none(),
+        "unknown fields are dropped: {got}"
+    );
+}

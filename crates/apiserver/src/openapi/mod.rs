@@ -158,6 +158,10 @@ pub struct OpenApi {
     v3_root: Doc,
     /// `api/v1`, `apis/apps/v1`, ... → document.
     v3: BTreeMap<String, Doc>,
+    /// v2 definitions by name, for server-side field validation.
+    definitions: Arc<serde_json::Map<String, serde_json::Value>>,
+    /// (group, version, kind) → definition name.
+    kinds: Arc<std::collections::HashMap<(String, String, String), String>>,
 }
 
 impl OpenApi {
@@ -183,11 +187,36 @@ impl OpenApi {
             );
         }
         let v3_root = Doc::json(&serde_json::json!({ "paths": root_paths }));
+        let definitions = v2_value
+            .get("definitions")
+            .and_then(serde_json::Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let mut kinds = std::collections::HashMap::new();
+        for (name, def) in &definitions {
+            let gvks = def
+                .get("x-kubernetes-group-version-kind")
+                .and_then(serde_json::Value::as_array);
+            for gvk in gvks.into_iter().flatten() {
+                let field = |k: &str| {
+                    gvk.get(k)
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or("")
+                        .to_string()
+                };
+                kinds.insert(
+                    (field("group"), field("version"), field("kind")),
+                    name.clone(),
+                );
+            }
+        }
         OpenApi {
             v2_json,
             v2_protobuf,
             v3_root,
             v3,
+            definitions: Arc::new(definitions),
+            kinds: Arc::new(kinds),
         }
     }
 
@@ -209,6 +238,28 @@ impl OpenApi {
         entries.insert(0, (resources.to_vec(), Arc::clone(&api)));
         entries.truncate(KEEP);
         api
+    }
+
+    /// Removes fields the kind's schema does not declare (as decoding into the typed object
+    /// does upstream) and returns their paths, e.g. `spec.replcas`. Kinds without a schema
+    /// are left alone.
+    pub fn prune_unknown(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+        obj: &mut serde_json::Value,
+    ) -> Vec<String> {
+        let mut pruned = Vec::new();
+        if let Some(name) =
+            self.kinds
+                .get(&(group.to_string(), version.to_string(), kind.to_string()))
+        {
+            if let Some(def) = self.definitions.get(name) {
+                prune_schema(&self.definitions, def, obj, "", &mut pruned, 0);
+            }
+        }
+        pruned
     }
 
     /// Swagger 2.0 JSON (`/openapi/v2`, `Accept: application/json`).
@@ -291,4 +342,66 @@ pub fn v3_group_version(path: &str, resources: &[ResourceType]) -> Option<Vec<u8
 /// (input of `tools/gen_tables.py`).
 pub fn debug_raw_definitions_json() -> Vec<u8> {
     serde_json::to_vec_pretty(&catalog::raw_definitions()).unwrap_or_default()
+}
+
+fn prune_schema(
+    defs: &serde_json::Map<String, serde_json::Value>,
+    schema: &serde_json::Value,
+    obj: &mut serde_json::Value,
+    path: &str,
+    pruned: &mut Vec<String>,
+    depth: usize,
+) {
+    use serde_json::Value;
+    if depth > 64 {
+        return;
+    }
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        if let Some(def) = r.strip_prefix("#/definitions/").and_then(|n| defs.get(n)) {
+            prune_schema(defs, def, obj, path, pruned, depth + 1);
+        }
+        return;
+    }
+    if schema
+        .get("x-kubernetes-preserve-unknown-fields")
+        .and_then(Value::as_bool)
+        == Some(true)
+    {
+        return;
+    }
+    match obj {
+        Value::Object(map) => {
+            let props = schema.get("properties").and_then(Value::as_object);
+            let additional = schema.get("additionalProperties").filter(|a| a.is_object());
+            // An object schema that names no fields (RawExtension, JSON) accepts anything.
+            if props.is_none() && additional.is_none() {
+                return;
+            }
+            let keys: Vec<String> = map.keys().cloned().collect();
+            for k in keys {
+                let child = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                let sub = props.and_then(|p| p.get(&k)).or(additional);
+                match (sub, map.get_mut(&k)) {
+                    (Some(sub), Some(v)) => prune_schema(defs, sub, v, &child, pruned, depth + 1),
+                    (None, _) => {
+                        map.remove(&k);
+                        pruned.push(child);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(sub) = schema.get("items") {
+                for (i, item) in items.iter_mut().enumerate() {
+                    prune_schema(defs, sub, item, &format!("{path}[{i}]"), pruned, depth + 1);
+                }
+            }
+        }
+        _ => {}
+    }
 }

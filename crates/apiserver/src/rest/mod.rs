@@ -57,8 +57,24 @@ impl<'a> Ctx<'a> {
     pub fn admit_custom(&self, obj: &mut Value) -> Result<(), ApiError> {
         let mode =
             crate::admission::FieldValidation::from_query(self.query.get("fieldValidation"))?;
-        let w = crate::admission::custom_resource(&self.srv.resources, self.rr.info, obj, mode)?;
-        self.warn(w);
+        let info = self.rr.info;
+        if self
+            .srv
+            .resources
+            .crd_version(info.group, info.version, info.plural)
+            .is_some()
+        {
+            let w = crate::admission::custom_resource(&self.srv.resources, info, obj, mode)?;
+            self.warn(w);
+            return Ok(());
+        }
+        // Built-in kinds: unknown fields are dropped (as upstream's typed decoding does) and
+        // reported per `fieldValidation`.
+        if let Some(doc) = self.srv.openapi_ready() {
+            let pruned = doc.prune_unknown(info.group, info.version, info.kind, obj);
+            let w = crate::admission::unknown_fields(pruned, mode)?;
+            self.warn(w);
+        }
         Ok(())
     }
 
