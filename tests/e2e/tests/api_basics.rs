@@ -202,9 +202,14 @@ fn apply_twice_then_change() {
     assert_eq!(svc["spec"]["ports"][0]["protocol"], "TCP");
     // Delete by file: the namespace comes first in the file, so the namespace controller may
     // remove the rest before kubectl gets to it (as upstream); everything goes either way.
-    c.kubectl(&["delete", "-f", &f2, "--ignore-not-found", "--timeout=60s"]).ok();
+    c.kubectl(&["delete", "-f", &f2, "--ignore-not-found", "--timeout=60s"])
+        .ok();
     for what in ["namespace/shop", "deployment/web", "service/web"] {
-        assert_ne!(c.kubectl(&["get", what, "-n", "shop"]).code, 0, "{what} is gone");
+        assert_ne!(
+            c.kubectl(&["get", what, "-n", "shop"]).code,
+            0,
+            "{what} is gone"
+        );
     }
 }
 

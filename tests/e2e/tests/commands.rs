@@ -155,6 +155,60 @@ fn run_commands(kubectl: &str) {
         r.stderr
     );
 
+    // get -o wide, get all, explain.
+    let wide = k(&["get", "deploy", "-o", "wide"]).ok().stdout;
+    assert!(
+        wide.contains("CONTAINERS") && wide.contains("IMAGES") && wide.contains("SELECTOR"),
+        "{wide}"
+    );
+    let all = k(&["get", "all"]).ok().stdout;
+    assert!(
+        all.contains("deployment.apps/web") && all.contains("service/kubernetes"),
+        "{all}"
+    );
+    let explain = k(&["explain", "deployment.spec.strategy"]).ok().stdout;
+    assert!(
+        explain.contains("DeploymentStrategy") && explain.contains("rollingUpdate"),
+        "{explain}"
+    );
+
+    // create secret / configmap / deployment / namespace.
+    k(&[
+        "create",
+        "secret",
+        "generic",
+        "s1",
+        "--from-literal=user=admin",
+        "--from-literal=pass=x",
+    ])
+    .ok();
+    let env = c.file("app.env", "# comment\nA=1\nB=two\n");
+    k(&[
+        "create",
+        "secret",
+        "generic",
+        "s2",
+        &format!("--from-env-file={env}"),
+    ])
+    .ok();
+    let s2 = k(&["get", "secret", "s2", "-o", "json"]).ok().json();
+    assert_eq!(s2["data"]["B"], "dHdv");
+    assert_eq!(s2["type"], "Opaque");
+    k(&["create", "namespace", "made"]).ok();
+    k(&[
+        "create",
+        "deployment",
+        "made",
+        "--image=registry.local/x:1",
+        "-n",
+        "made",
+    ])
+    .ok();
+    let d = k(&["get", "deploy", "made", "-n", "made", "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(d["spec"]["selector"]["matchLabels"]["app"], "made");
+
     // delete by name.
     let out = k(&["delete", "deploy", "web", "--cascade=background"])
         .ok()
@@ -166,6 +220,11 @@ fn run_commands(kubectl: &str) {
 #[test]
 fn commands_kubectl_1_32() {
     run_commands(KUBECTL_1_32);
+}
+
+#[test]
+fn commands_kubectl_1_20() {
+    run_commands(rkube_e2e::KUBECTL_1_20);
 }
 
 #[test]
