@@ -52,6 +52,35 @@ pub async fn run(srv: &ApiServer) -> anyhow_free::Result<()> {
         "status": {"loadBalancer": {}},
     });
     create_if_missing(srv, "/registry/services/specs/default/kubernetes", &svc).await?;
+    // The API server's own endpoints (upstream's endpoint reconciler for the `kubernetes`
+    // Service): this server's node IP and port.
+    let ip = srv
+        .config
+        .node_ips
+        .first()
+        .map(|i| i.to_string())
+        .unwrap_or_else(|| "127.0.0.1".to_string());
+    let port = srv.config.listen.port();
+    let mut m = meta("kubernetes", Some("default"));
+    m["labels"] = json!({"endpointslice.kubernetes.io/skip-mirror": "true"});
+    let ep = json!({
+        "kind": "Endpoints",
+        "apiVersion": "v1",
+        "metadata": m,
+        "subsets": [{"addresses": [{"ip": ip}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
+    });
+    create_if_missing(srv, "/registry/services/endpoints/default/kubernetes", &ep).await?;
+    let mut m = meta("kubernetes", Some("default"));
+    m["labels"] = json!({"kubernetes.io/service-name": "kubernetes"});
+    let slice = json!({
+        "kind": "EndpointSlice",
+        "apiVersion": "discovery.k8s.io/v1",
+        "metadata": m,
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [ip], "conditions": {"ready": true}}],
+        "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+    });
+    create_if_missing(srv, "/registry/endpointslices/default/kubernetes", &slice).await?;
     Ok(())
 }
 

@@ -12,6 +12,7 @@ mod apply;
 mod auth;
 mod bootstrap;
 pub mod cache;
+mod compactor;
 mod crd;
 mod crd_schema;
 mod defaults;
@@ -154,6 +155,7 @@ pub async fn start(
     for path in &config.kubeconfigs {
         pki::write_kubeconfig(path, &url, &pki, "default")?;
     }
+    compactor::start(store.clone(), shutdown.clone());
     let cache = cache::Cache::start(store.clone(), shutdown.clone())
         .await
         .map_err(|e| anyhow_free::Error::msg(format!("watch cache: {e}")))?;
