@@ -40,7 +40,7 @@ use std::time::Instant;
 
 use ::http::{Method, Response, StatusCode};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use rkube_apimachinery::registry::ResourceInfo;
 use rkube_apimachinery::status::ApiError;
@@ -414,22 +414,35 @@ impl ApiServer {
     }
 }
 
-async fn read_body(body: Incoming, method: &Method) -> Result<Bytes, ApiError> {
+async fn read_body(mut body: Incoming, method: &Method) -> Result<Bytes, ApiError> {
     if *method == Method::GET {
         return Ok(Bytes::new());
     }
-    match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(ApiError::too_large(format!(
-                "the request body is larger than {MAX_BODY_BYTES} bytes"
-            )))
+    // Read frame by frame so an oversized body is still drained (up to a bound): clients
+    // that are still sending when the reply comes often miss it otherwise.
+    const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+    let mut buf = bytes::BytesMut::new();
+    let mut total = 0usize;
+    loop {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(60), body.frame())
+            .await
+            .map_err(|_| ApiError::timeout("timed out reading the request body"))?;
+        let Some(frame) = frame else { break };
+        let frame =
+            frame.map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            total += data.len();
+            if total <= MAX_BODY_BYTES {
+                buf.extend_from_slice(&data);
+            } else if total > DRAIN_LIMIT {
+                break;
+            }
         }
-        Err(e) => Err(ApiError::bad_request(format!(
-            "reading the request body: {e}"
-        ))),
     }
+    if total > MAX_BODY_BYTES {
+        return Err(ApiError::too_large(
+            "Request entity too large: limit is 3145728",
+        ));
+    }
+    Ok(buf.freeze())
 }
