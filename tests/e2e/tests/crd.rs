@@ -103,6 +103,34 @@ fn custom_resources_end_to_end() {
         .ok()
         .json();
     assert_eq!(got["status"]["ready"], true);
+    // Server-side apply of a custom resource, and a conflict between managers.
+    let w3 = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w3\nspec:\n  size: 2\n";
+    c.kubectl_stdin(
+        KUBECTL_1_32,
+        &["apply", "--server-side", "--field-manager=a", "-f", "-"],
+        w3,
+    )
+    .ok();
+    let w3b = w3.replace("size: 2", "size: 4");
+    let r = c.kubectl_stdin(
+        KUBECTL_1_32,
+        &["apply", "--server-side", "--field-manager=b", "-f", "-"],
+        &w3b,
+    );
+    assert!(
+        r.stderr.contains("conflict with \"a\"") && r.stderr.contains(".spec.size"),
+        "{}",
+        r.stderr
+    );
+    // Watch a custom resource.
+    let w = c
+        .kubectl(&[
+            "get",
+            "--raw",
+            "/apis/example.com/v1/namespaces/default/widgets?watch=true&timeoutSeconds=1",
+        ])
+        .ok();
+    assert!(w.stdout.contains("\"w3\""), "{}", w.stdout);
     // Deleting the CRD removes its objects.
     c.kubectl(&["delete", "crd", "widgets.example.com", "--timeout=20s"])
         .ok();
