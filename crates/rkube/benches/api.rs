@@ -213,12 +213,11 @@ async fn create_pods(
     ((to - from) as f64 / started.elapsed().as_secs_f64(), all)
 }
 
-async fn measure(conns: &[SendRequest<Full<Bytes>>], n: usize, pid: u32) -> Row {
+/// Latencies on top of `n` existing pods: sequential creates, gets, updates, a list of ~10k
+/// pods (a label selector narrows larger sets), watch delivery, and the server's RSS.
+async fn measure(conns: &[SendRequest<Full<Bytes>>], n: usize, pid: u32, salt: usize) -> Row {
     let mut c = conns[0].clone();
     let mut row = Row::default();
-    let (rate, mut lat) = create_pods(conns, 0, n).await;
-    row.create_per_s = rate;
-    // Latency of single creates on top of n pods (sequential: the per-request figure).
     let mut single = Vec::new();
     for i in 0..200 {
         let t = Instant::now();
@@ -226,19 +225,18 @@ async fn measure(conns: &[SendRequest<Full<Bytes>>], n: usize, pid: u32) -> Row 
             &mut c,
             Method::POST,
             "/api/v1/namespaces/bench/pods",
-            Some(&pod(n + 1_000_000 + i)),
+            Some(&pod(salt + i)),
         )
         .await;
         assert_eq!(s, 201);
         single.push(t.elapsed());
     }
-    let _ = pct(&mut lat, 0.5);
     row.create_p50 = pct(&mut single, 0.5);
     row.create_p99 = pct(&mut single, 0.99);
     let mut gets = Vec::new();
     let mut updates = Vec::new();
     for k in 0..500 {
-        let name = format!("pod-{:06}", (k * 7919) % n);
+        let name = format!("pod-{:06}", (k * 7919 + salt) % n);
         let t = Instant::now();
         let (s, body) = call(
             &mut c,
@@ -248,7 +246,7 @@ async fn measure(conns: &[SendRequest<Full<Bytes>>], n: usize, pid: u32) -> Row 
         )
         .await;
         gets.push(t.elapsed());
-        assert_eq!(s, 200);
+        assert_eq!(s, 200, "get {name}");
         let mut obj: Value = serde_json::from_slice(&body).unwrap();
         obj["metadata"]["labels"]["touched"] = json!(format!("{k}"));
         let t = Instant::now();
@@ -266,7 +264,7 @@ async fn measure(conns: &[SendRequest<Full<Bytes>>], n: usize, pid: u32) -> Row 
     row.get_p99 = pct(&mut gets, 0.99);
     row.update_p50 = pct(&mut updates, 0.5);
     row.update_p99 = pct(&mut updates, 0.99);
-    // A list of 10k pods (one shard-independent page: labelSelector narrows 100k to ~10k).
+    // ~10k pods: all of them at 10k, 2 of 16 label shards at 100k.
     let selector = if n > 10_000 {
         "?labelSelector=shard%20in%20(0,1)"
     } else {
@@ -286,11 +284,29 @@ async fn measure(conns: &[SendRequest<Full<Bytes>>], n: usize, pid: u32) -> Row 
         lists.push(t.elapsed());
     }
     row.list_ms = pct(&mut lists, 0.5);
-    // Watch latency: from the write's start to the event's arrival.
+    let (p50, p99) = watch_latency(conns, salt).await;
+    row.watch_p50 = p50;
+    row.watch_p99 = p99;
+    row.rss = rss_mib(pid);
+    row
+}
+
+/// Time from issuing a write to the watcher holding its event.
+async fn watch_latency(conns: &[SendRequest<Full<Bytes>>], salt: usize) -> (f64, f64) {
+    let mut c = conns[0].clone();
+    let ns = format!("watched-{salt}");
+    let (s, _) = call(
+        &mut c,
+        Method::POST,
+        "/api/v1/namespaces",
+        Some(&json!({"metadata": {"name": ns}})),
+    )
+    .await;
+    assert_eq!(s, 201);
     let (s, body) = call(
         &mut c,
         Method::GET,
-        "/api/v1/namespaces/bench/pods?limit=1",
+        &format!("/api/v1/namespaces/{ns}/configmaps"),
         None,
     )
     .await;
@@ -302,16 +318,11 @@ async fn measure(conns: &[SendRequest<Full<Bytes>>], n: usize, pid: u32) -> Row 
         .to_string();
     let mut wc = conns[1 % conns.len()].clone();
     let req = Request::builder()
-        .uri(format!("https://127.0.0.1/api/v1/namespaces/watched/configmaps?watch=true&resourceVersion={rv}"))
+        .uri(format!(
+            "https://127.0.0.1/api/v1/namespaces/{ns}/configmaps?watch=true&resourceVersion={rv}"
+        ))
         .body(Full::new(Bytes::new()))
         .unwrap();
-    let _ = call(
-        &mut c,
-        Method::POST,
-        "/api/v1/namespaces",
-        Some(&json!({"metadata": {"name": "watched"}})),
-    )
-    .await;
     let resp = wc.send_request(req).await.unwrap();
     let mut body = resp.into_body();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
@@ -339,7 +350,7 @@ async fn measure(conns: &[SendRequest<Full<Bytes>>], n: usize, pid: u32) -> Row 
         let (s, _) = call(
             &mut c,
             Method::POST,
-            "/api/v1/namespaces/watched/configmaps",
+            &format!("/api/v1/namespaces/{ns}/configmaps"),
             Some(&cm),
         )
         .await;
@@ -351,10 +362,7 @@ async fn measure(conns: &[SendRequest<Full<Bytes>>], n: usize, pid: u32) -> Row 
         let sent = rx.recv().await.unwrap();
         w.push(g.saturating_duration_since(sent));
     }
-    row.watch_p50 = pct(&mut w, 0.5);
-    row.watch_p99 = pct(&mut w, 0.99);
-    row.rss = rss_mib(pid);
-    row
+    (pct(&mut w, 0.5), pct(&mut w, 0.99))
 }
 
 async fn run_backend(etcd: Option<&str>) -> (f64, Row, Row) {
@@ -376,82 +384,13 @@ async fn run_backend(etcd: Option<&str>) -> (f64, Row, Row) {
     assert_eq!(s, 201);
     let small = scale(10_000);
     let big = scale(100_000);
-    let r10 = measure(&conns, small, server.child.id()).await;
-    // Grow to the big size, then measure again (creates counted from `small`).
-    let (rate, _) = create_pods(&conns, small + 1, big).await;
-    let mut r100 = measure_existing(&conns, big, server.child.id()).await;
-    r100.create_per_s = rate;
+    let (rate10, _) = create_pods(&conns, 0, small).await;
+    let mut r10 = measure(&conns, small, server.child.id(), 1_000_000).await;
+    r10.create_per_s = rate10;
+    let (rate100, _) = create_pods(&conns, small, big).await;
+    let mut r100 = measure(&conns, big, server.child.id(), 2_000_000).await;
+    r100.create_per_s = rate100;
     (idle, r10, r100)
-}
-
-/// Like `measure`, on pods already created.
-async fn measure_existing(conns: &[SendRequest<Full<Bytes>>], n: usize, pid: u32) -> Row {
-    let mut c = conns[0].clone();
-    let mut row = Row::default();
-    let mut single = Vec::new();
-    for i in 0..200 {
-        let t = Instant::now();
-        let (s, _) = call(
-            &mut c,
-            Method::POST,
-            "/api/v1/namespaces/bench/pods",
-            Some(&pod(n + 2_000_000 + i)),
-        )
-        .await;
-        assert_eq!(s, 201);
-        single.push(t.elapsed());
-    }
-    row.create_p50 = pct(&mut single, 0.5);
-    row.create_p99 = pct(&mut single, 0.99);
-    let mut gets = Vec::new();
-    let mut updates = Vec::new();
-    for k in 0..500 {
-        let name = format!("pod-{:06}", (k * 7919 + 11) % n);
-        let t = Instant::now();
-        let (s, body) = call(
-            &mut c,
-            Method::GET,
-            &format!("/api/v1/namespaces/bench/pods/{name}"),
-            None,
-        )
-        .await;
-        gets.push(t.elapsed());
-        if s != 200 {
-            continue;
-        }
-        let mut obj: Value = serde_json::from_slice(&body).unwrap();
-        obj["metadata"]["labels"]["touched"] = json!(format!("{k}"));
-        let t = Instant::now();
-        let (s, _) = call(
-            &mut c,
-            Method::PUT,
-            &format!("/api/v1/namespaces/bench/pods/{name}"),
-            Some(&obj),
-        )
-        .await;
-        updates.push(t.elapsed());
-        assert_eq!(s, 200);
-    }
-    row.get_p50 = pct(&mut gets, 0.5);
-    row.get_p99 = pct(&mut gets, 0.99);
-    row.update_p50 = pct(&mut updates, 0.5);
-    row.update_p99 = pct(&mut updates, 0.99);
-    let mut lists = Vec::new();
-    for _ in 0..5 {
-        let t = Instant::now();
-        let (s, _) = call(
-            &mut c,
-            Method::GET,
-            "/api/v1/namespaces/bench/pods?labelSelector=shard%20in%20(0,1)",
-            None,
-        )
-        .await;
-        assert_eq!(s, 200);
-        lists.push(t.elapsed());
-    }
-    row.list_ms = pct(&mut lists, 0.5);
-    row.rss = rss_mib(pid);
-    row
 }
 
 fn main() {
@@ -480,8 +419,9 @@ fn main() {
         line("update p50 ms", &|r| r.update_p50);
         line("update p99 ms", &|r| r.update_p99);
         line("list ~10k pods from cache, ms", &|r| r.list_ms);
+        line("watch delivery p50 ms", &|r| r.watch_p50);
+        line("watch delivery p99 ms", &|r| r.watch_p99);
         line("RSS MiB", &|r| r.rss);
-        println!("| watch delivery p50 / p99 ms (at 10k) | {:.2} / {:.2} | | {:.2} / {:.2} | |", r10.watch_p50, r10.watch_p99, e10.watch_p50, e10.watch_p99);
         println!("| RSS MiB idle | {ri:.1} | | {ei:.1} | |");
         println!();
         println!("(the 100k list selects 2 of 16 label shards, ~12.5k pods; rates and latencies are of the rkube server process)");
