@@ -301,8 +301,7 @@ pub async fn patch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
 
 /// `PATCH` with `application/apply-patch+yaml`: creates the object if missing.
 async fn server_side_apply(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
-    let applied: Value = serde_yaml::from_slice(&ctx.body)
-        .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+    let applied = super::parse_yaml(&ctx.body)?;
     if !applied.is_object() {
         return Err(ApiError::bad_request(
             "the body of an apply patch must be an object",
