@@ -63,7 +63,24 @@ fn header_revision(h: Option<&etcd_client::ResponseHeader>) -> Revision {
     h.map(|h| h.revision()).unwrap_or(0)
 }
 
+/// Largest gRPC reply accepted: a page of large objects can exceed tonic's 4 MiB default.
+const MAX_REPLY_BYTES: usize = 512 * 1024 * 1024;
+/// Keys per etcd range request when a list asks for everything.
+const PAGE: i64 = 1000;
+
 impl EtcdStore {
+    fn kv(&self) -> etcd_client::KvClient {
+        self.client
+            .kv_client()
+            .max_decoding_message_size(MAX_REPLY_BYTES)
+    }
+
+    fn watcher(&self) -> etcd_client::WatchClient {
+        self.client
+            .watch_client()
+            .max_decoding_message_size(MAX_REPLY_BYTES)
+    }
+
     /// Connects to the etcd endpoints (comma-separated `http://host:port` URLs).
     pub async fn connect(endpoints: &str) -> Result<Self> {
         let eps: Vec<String> = endpoints
@@ -128,8 +145,7 @@ impl EtcdStore {
 impl Store for EtcdStore {
     async fn current_revision(&self) -> Result<Revision> {
         let resp = self
-            .client
-            .kv_client()
+            .kv()
             .get("/", Some(GetOptions::new().with_count_only()))
             .await
             .map_err(etcd_err("get revision"))?;
@@ -137,17 +153,12 @@ impl Store for EtcdStore {
     }
 
     async fn get(&self, key: &str) -> Result<Option<KeyValue>> {
-        let resp = self
-            .client
-            .kv_client()
-            .get(key, None)
-            .await
-            .map_err(etcd_err("get"))?;
+        let resp = self.kv().get(key, None).await.map_err(etcd_err("get"))?;
         resp.kvs().first().map(to_kv).transpose()
     }
 
     async fn list(&self, prefix: &str, opts: ListOptions) -> Result<ListResult> {
-        let (start, at) = match &opts.continue_token {
+        let (mut start, mut at) = match &opts.continue_token {
             Some(t) => {
                 let t = ContinueToken::decode(t)?;
                 (t.start_key(prefix), t.revision)
@@ -155,46 +166,68 @@ impl Store for EtcdStore {
             None => (prefix.to_string(), opts.revision.unwrap_or(0)),
         };
         let limit = opts.limit.filter(|l| *l > 0);
-        let mut get = GetOptions::new().with_range(prefix_end(prefix.as_bytes()));
-        if let Some(l) = limit {
-            get = get.with_limit(l as i64);
+        let requested = at;
+        let mut items: Vec<KeyValue> = Vec::new();
+        // Read in pages pinned to one revision, so a large list never needs one huge reply.
+        loop {
+            let want = match limit {
+                Some(l) => (l - items.len()) as i64,
+                None => PAGE,
+            }
+            .min(PAGE);
+            let mut get = GetOptions::new()
+                .with_range(prefix_end(prefix.as_bytes()))
+                .with_limit(want);
+            if at > 0 {
+                get = get.with_revision(at);
+            }
+            let resp =
+                self.kv()
+                    .get(start.as_str(), Some(get))
+                    .await
+                    .map_err(|e| match etcd_err("list")(e) {
+                        StoreError::Compacted { .. } => StoreError::Compacted {
+                            requested,
+                            compacted: 0,
+                        },
+                        StoreError::FutureRevision { .. } => StoreError::FutureRevision {
+                            requested,
+                            current: 0,
+                        },
+                        other => other,
+                    })?;
+            if at == 0 {
+                at = header_revision(resp.header());
+            }
+            let page = resp.kvs().iter().map(to_kv).collect::<Result<Vec<_>>>()?;
+            let remaining = resp.count() - page.len() as i64;
+            items.extend(page);
+            let full = limit.is_some_and(|l| items.len() >= l);
+            if !resp.more() || full {
+                let more = resp.more();
+                let continue_token = match items.last() {
+                    Some(last) if more => Some(next_token(prefix, &last.key, at)),
+                    _ => None,
+                };
+                return Ok(ListResult {
+                    items,
+                    revision: at,
+                    continue_token,
+                    remaining: (more && remaining > 0).then_some(remaining),
+                });
+            }
+            match items.last() {
+                Some(last) => start = format!("{}\u{0}", last.key),
+                None => {
+                    return Ok(ListResult {
+                        items,
+                        revision: at,
+                        continue_token: None,
+                        remaining: None,
+                    });
+                }
+            }
         }
-        if at > 0 {
-            get = get.with_revision(at);
-        }
-        let resp = self
-            .client
-            .kv_client()
-            .get(start.as_str(), Some(get))
-            .await
-            .map_err(|e| match etcd_err("list")(e) {
-                StoreError::Compacted { .. } => StoreError::Compacted {
-                    requested: at,
-                    compacted: 0,
-                },
-                StoreError::FutureRevision { .. } => StoreError::FutureRevision {
-                    requested: at,
-                    current: 0,
-                },
-                other => other,
-            })?;
-        let revision = if at > 0 {
-            at
-        } else {
-            header_revision(resp.header())
-        };
-        let items = resp.kvs().iter().map(to_kv).collect::<Result<Vec<_>>>()?;
-        let remaining = resp.count() - items.len() as i64;
-        let continue_token = match items.last() {
-            Some(last) if resp.more() => Some(next_token(prefix, &last.key, revision)),
-            _ => None,
-        };
-        Ok(ListResult {
-            items,
-            revision,
-            continue_token,
-            remaining: (resp.more() && remaining > 0).then_some(remaining),
-        })
     }
 
     async fn create(&self, key: &str, value: Vec<u8>) -> Result<KeyValue> {
@@ -202,12 +235,7 @@ impl Store for EtcdStore {
         let txn = Txn::new()
             .when([Compare::create_revision(key, CompareOp::Equal, 0)])
             .and_then([TxnOp::put(key, value.clone(), None)]);
-        let resp = self
-            .client
-            .kv_client()
-            .txn(txn)
-            .await
-            .map_err(etcd_err("create"))?;
+        let resp = self.kv().txn(txn).await.map_err(etcd_err("create"))?;
         if !resp.succeeded() {
             return Err(StoreError::AlreadyExists {
                 key: key.to_string(),
@@ -238,12 +266,7 @@ impl Store for EtcdStore {
                 Some(PutOptions::new().with_prev_key()),
             )])
             .or_else([TxnOp::get(key, None)]);
-        let resp = self
-            .client
-            .kv_client()
-            .txn(txn)
-            .await
-            .map_err(etcd_err("update"))?;
+        let resp = self.kv().txn(txn).await.map_err(etcd_err("update"))?;
         if !resp.succeeded() {
             return Err(Self::guard_failed(key, expected, Self::existing(&resp)?));
         }
@@ -272,12 +295,7 @@ impl Store for EtcdStore {
                 Some(DeleteOptions::new().with_prev_key()),
             )])
             .or_else([TxnOp::get(key, None)]);
-        let resp = self
-            .client
-            .kv_client()
-            .txn(txn)
-            .await
-            .map_err(etcd_err("delete"))?;
+        let resp = self.kv().txn(txn).await.map_err(etcd_err("delete"))?;
         if !resp.succeeded() {
             return Err(Self::guard_failed(key, expected, Self::existing(&resp)?));
         }
@@ -297,8 +315,7 @@ impl Store for EtcdStore {
         // tells up front, so callers get the error from `watch` itself as with redb.
         if after > 0 {
             let probe = self
-                .client
-                .kv_client()
+                .kv()
                 .get(
                     prefix,
                     Some(GetOptions::new().with_count_only().with_revision(after)),
@@ -323,8 +340,7 @@ impl Store for EtcdStore {
             .with_start_revision(after + 1)
             .with_prev_key();
         let mut stream = self
-            .client
-            .watch_client()
+            .watcher()
             .watch(prefix, Some(opts))
             .await
             .map_err(etcd_err("watch"))?;
@@ -401,8 +417,7 @@ impl Store for EtcdStore {
 
     async fn compact(&self, revision: Revision) -> Result<()> {
         let res = self
-            .client
-            .kv_client()
+            .kv()
             .compact(
                 revision,
                 Some(etcd_client::CompactionOptions::new().with_physical()),

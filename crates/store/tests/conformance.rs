@@ -61,6 +61,7 @@ conformance!(
     concurrent_writers_get_distinct_revisions,
     future_revision_is_an_error,
     slow_watcher_misses_nothing,
+    large_lists_in_one_call,
 );
 
 async fn create_get_and_revisions(h: Harness) {
@@ -494,4 +495,50 @@ async fn slow_watcher_misses_nothing(h: Harness) {
         last = ev.revision();
     }
     assert_eq!(last, start + n as i64);
+}
+
+async fn large_lists_in_one_call(h: Harness) {
+    let s = &h.store;
+    // 2,500 values of 2 KiB: more than one etcd page and more than gRPC's default 4 MiB reply.
+    let mut tasks = Vec::new();
+    for w in 0..25 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..100 {
+                s.create(&format!("/big-list/{w:02}/{i:03}"), vec![b'v'; 2048])
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let all = s.list("/big-list/", ListOptions::default()).await.unwrap();
+    assert_eq!(all.items.len(), 2500);
+    assert!(all.continue_token.is_none());
+    assert!(all.items.windows(2).all(|w| w[0].key < w[1].key));
+    let some = s
+        .list(
+            "/big-list/",
+            ListOptions {
+                limit: Some(1200),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(some.items.len(), 1200);
+    assert_eq!(some.remaining, Some(1300));
+    let rest = s
+        .list(
+            "/big-list/",
+            ListOptions {
+                continue_token: some.continue_token,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(rest.items.len(), 1300);
 }
