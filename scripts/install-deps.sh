@@ -11,7 +11,7 @@ packages=(
   nftables iproute2   # service proxy, pod network, test network namespaces
   busybox-static      # test images
   docker-registry     # local registry for image pull tests
-  curl ca-certificates
+  curl ca-certificates openssl   # openssl: token-auth test certificates and JWT signing
 )
 
 missing=()

@@ -1,6 +1,7 @@
 //! `rkube`: Kubernetes in one binary. This file only parses arguments and hands each
 //! subcommand to the role that implements it.
 
+mod image;
 mod server;
 
 use std::path::PathBuf;
@@ -79,6 +80,15 @@ enum ImageCommand {
         data_dir: PathBuf,
         images: Vec<String>,
     },
+    /// Pull an image from its registry (progress is shown when stderr is a terminal).
+    Pull {
+        #[arg(long, default_value = "/var/lib/rkube")]
+        data_dir: PathBuf,
+        /// Registry credentials, USER:PASSWORD.
+        #[arg(long)]
+        creds: Option<String>,
+        image: String,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -102,7 +112,7 @@ fn main() -> std::process::ExitCode {
         },
         Command::Agent(_) => not_yet("agent"),
         Command::Kubectl { .. } => not_yet("kubectl"),
-        Command::Image { .. } => not_yet("image"),
+        Command::Image { command } => image::run(command),
     }
 }
 

@@ -2,6 +2,8 @@
 //! own data dir, and runs real kubectl (and other clients) inside that namespace. Everything
 //! is removed when the [`Cluster`] is dropped, also when a test fails.
 
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -1,0 +1,369 @@
+//! `rkube image import|ls|rm|pull` on a data dir, with archives and a registry image built
+//! here from Debian's static busybox using plain `tar`, `gzip` and `sha256sum`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rkube_e2e::registry::{sha256_file, Registry};
+use rkube_e2e::rkube_bin;
+use serde_json::json;
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn rkube(args: &[&str]) -> Out {
+    let o = Command::new(rkube_bin())
+        .args(args)
+        .env_remove("RKUBE_LOG")
+        .output()
+        .expect("run rkube");
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+fn ok(args: &[&str]) -> Out {
+    let o = rkube(args);
+    assert_eq!(
+        o.code, 0,
+        "rkube {args:?} failed:\nstdout: {}\nstderr: {}",
+        o.stdout, o.stderr
+    );
+    o
+}
+
+fn run(cmd: &mut Command) {
+    let o = cmd.output().expect("run command");
+    assert!(
+        o.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn hex(digest: &str) -> &str {
+    digest.strip_prefix("sha256:").expect("sha256 digest")
+}
+
+/// A busybox root filesystem as an uncompressed layer tar; returns its path.
+fn busybox_layer(work: &Path) -> PathBuf {
+    let rootfs = work.join("rootfs");
+    std::fs::create_dir_all(rootfs.join("bin")).unwrap();
+    std::fs::create_dir_all(rootfs.join("etc")).unwrap();
+    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("busybox-static installed");
+    for applet in ["sh", "echo", "ls", "cat"] {
+        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
+    }
+    std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    let layer = work.join("layer.tar");
+    run(Command::new("tar")
+        .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
+        .arg(&rootfs)
+        .arg("-cf")
+        .arg(&layer)
+        .arg("."));
+    layer
+}
+
+fn config_json(diff_id: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"Cmd": ["/bin/sh"], "Env": ["PATH=/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+    }))
+    .unwrap()
+}
+
+/// A docker-archive tarball (`docker save` < 25 layout) tagged `tag`.
+fn docker_archive(work: &Path, layer: &Path, tag: &str) -> PathBuf {
+    let dir = work.join("docker-archive");
+    std::fs::create_dir_all(dir.join("abc")).unwrap();
+    std::fs::copy(layer, dir.join("abc/layer.tar")).unwrap();
+    std::fs::write(dir.join("abc/VERSION"), "1.0").unwrap();
+    let diff_id = sha256_file(layer);
+    let config = config_json(&diff_id);
+    let config_path = dir.join("config.json");
+    std::fs::write(&config_path, &config).unwrap();
+    let cfg_name = format!("{}.json", hex(&sha256_file(&config_path)));
+    std::fs::rename(&config_path, dir.join(&cfg_name)).unwrap();
+    let manifest = json!([{"Config": cfg_name, "RepoTags": [tag], "Layers": ["abc/layer.tar"]}]);
+    std::fs::write(
+        dir.join("manifest.json"),
+        serde_json::to_vec(&manifest).unwrap(),
+    )
+    .unwrap();
+    let out = work.join("docker.tar");
+    run(Command::new("tar")
+        .arg("-C")
+        .arg(&dir)
+        .arg("-cf")
+        .arg(&out)
+        .args([&cfg_name, "abc", "manifest.json"]));
+    out
+}
+
+/// The image's gzip layer, configuration and manifest as files; returns
+/// (layer, config, manifest) paths.
+fn oci_blobs(work: &Path, layer: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let dir = work.join("oci-blobs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let gz = dir.join("layer.tar.gz");
+    let o = Command::new("gzip")
+        .args(["-n", "-c"])
+        .arg(layer)
+        .output()
+        .expect("gzip");
+    assert!(o.status.success());
+    std::fs::write(&gz, o.stdout).unwrap();
+    let config = dir.join("config.json");
+    std::fs::write(&config, config_json(&sha256_file(layer))).unwrap();
+    let size = |p: &Path| std::fs::metadata(p).unwrap().len();
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": sha256_file(&config), "size": size(&config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": sha256_file(&gz), "size": size(&gz)}],
+    });
+    let mpath = dir.join("manifest.json");
+    std::fs::write(&mpath, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    (gz, config, mpath)
+}
+
+/// An OCI layout tar naming the image `name`.
+fn oci_archive(work: &Path, layer: &Path, name: &str) -> PathBuf {
+    let (gz, config, manifest) = oci_blobs(work, layer);
+    let dir = work.join("oci-layout");
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    for p in [&gz, &config, &manifest] {
+        std::fs::copy(p, blobs.join(hex(&sha256_file(p)))).unwrap();
+    }
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let index = json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": sha256_file(&manifest),
+            "size": std::fs::metadata(&manifest).unwrap().len(),
+            "annotations": {"io.containerd.image.name": name},
+        }],
+    });
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    let out = work.join("oci.tar");
+    run(Command::new("tar")
+        .arg("-C")
+        .arg(&dir)
+        .arg("-cf")
+        .arg(&out)
+        .args(["oci-layout", "index.json", "blobs"]));
+    out
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[test]
+fn image_import_ls_rm() {
+    let work = tempfile::Builder::new()
+        .prefix("rkube-e2e-images-")
+        .tempdir()
+        .unwrap();
+    let data = work.path().join("data");
+    let data_s = data.to_str().unwrap();
+    let layer = busybox_layer(work.path());
+    let docker = docker_archive(work.path(), &layer, "busybox:e2e");
+    let oci = oci_archive(work.path(), &layer, "example.com/e2e/oci:1");
+
+    // An empty store lists only the header.
+    let o = ok(&["image", "ls", "--data-dir", data_s]);
+    assert_eq!(o.stdout, "IMAGE   TAG   IMAGE ID   SIZE\n");
+
+    let o = ok(&[
+        "image",
+        "import",
+        "--data-dir",
+        data_s,
+        docker.to_str().unwrap(),
+        oci.to_str().unwrap(),
+    ]);
+    assert!(
+        o.stdout.contains("imported docker.io/library/busybox:e2e"),
+        "{}",
+        o.stdout
+    );
+    assert!(o.stdout.contains("example.com/e2e/oci:1 ("), "{}", o.stdout);
+    // Quiet otherwise: nothing on stderr.
+    assert_eq!(o.stderr, "");
+
+    // Both archives hold the same image (same configuration): one id, two names.
+    let o = ok(&["image", "ls", "--data-dir", data_s]);
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", o.stdout);
+    assert!(lines[0].starts_with("IMAGE"));
+    let row = |repo: &str| {
+        lines
+            .iter()
+            .find(|l| l.starts_with(repo))
+            .unwrap_or_else(|| panic!("{repo} not listed:\n{}", o.stdout))
+            .split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let bb = row("docker.io/library/busybox");
+    assert_eq!(bb[1], "e2e");
+    let oc = row("example.com/e2e/oci");
+    assert_eq!(oc[1], "1");
+    assert_eq!(bb[2], oc[2], "same image id");
+    assert_eq!(bb[2].len(), 12);
+    assert!(
+        bb[3].parse::<f64>().is_ok() && bb[4] == "MiB",
+        "size column: {bb:?}"
+    );
+
+    // The layer is unpacked once, and it is a working root filesystem.
+    let snapshots: Vec<PathBuf> = std::fs::read_dir(data.join("agent/snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    assert_eq!(snapshots.len(), 1);
+    let fs = snapshots[0].join("fs");
+    assert!(fs.join("bin/busybox").is_file());
+    assert_eq!(
+        std::fs::read_link(fs.join("bin/sh")).unwrap(),
+        PathBuf::from("busybox")
+    );
+    if is_root() {
+        let o = Command::new("/usr/sbin/chroot")
+            .arg(&fs)
+            .args(["/bin/busybox", "echo", "ok"])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "ok\n");
+    }
+
+    // rm removes the image with all its names; the content goes with it.
+    let o = ok(&["image", "rm", "--data-dir", data_s, "busybox:e2e"]);
+    assert!(o.stdout.starts_with("deleted "), "{}", o.stdout);
+    let o = ok(&["image", "ls", "--data-dir", data_s]);
+    assert_eq!(o.stdout.lines().count(), 1, "{}", o.stdout);
+    let blobs = std::fs::read_dir(data.join("agent/content/blobs/sha256"))
+        .unwrap()
+        .count();
+    assert_eq!(blobs, 0);
+    assert!(!snapshots[0].exists());
+
+    // Re-import, then remove by short id.
+    ok(&[
+        "image",
+        "import",
+        "--data-dir",
+        data_s,
+        oci.to_str().unwrap(),
+    ]);
+    let o = ok(&["image", "ls", "--data-dir", data_s]);
+    let id = o
+        .stdout
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .to_string();
+    ok(&["image", "rm", "--data-dir", data_s, &id]);
+
+    // Bad input: clear messages, non-zero exits.
+    let o = rkube(&["image", "rm", "--data-dir", data_s, "busybox:e2e"]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("not found"), "{}", o.stderr);
+    let o = rkube(&["image", "rm", "--data-dir", data_s, "Not A Name"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let missing = work.path().join("missing.tar");
+    let o = rkube(&[
+        "image",
+        "import",
+        "--data-dir",
+        data_s,
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("missing.tar"), "{}", o.stderr);
+    let o = rkube(&[
+        "image",
+        "import",
+        "--data-dir",
+        data_s,
+        layer.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("neither index.json"), "{}", o.stderr);
+    let o = rkube(&["image", "import", "--data-dir", data_s]);
+    assert_eq!(o.code, 2);
+}
+
+#[test]
+fn image_pull_from_a_local_registry() {
+    let work = tempfile::Builder::new()
+        .prefix("rkube-e2e-pull-")
+        .tempdir()
+        .unwrap();
+    let data = work.path().join("data");
+    let data_s = data.to_str().unwrap();
+    let layer = busybox_layer(work.path());
+    let (gz, config, manifest) = oci_blobs(work.path(), &layer);
+    let reg = Registry::start();
+    reg.push_blob("e2e/busybox", &gz);
+    let config_digest = reg.push_blob("e2e/busybox", &config);
+    reg.push_manifest(
+        "e2e/busybox",
+        "v1",
+        "application/vnd.oci.image.manifest.v1+json",
+        &manifest,
+    );
+    let reference = format!("{}/e2e/busybox:v1", reg.host());
+
+    let o = ok(&["image", "pull", "--data-dir", data_s, &reference]);
+    assert_eq!(
+        o.stdout,
+        format!("Image is up to date for {config_digest}\n")
+    );
+    // stderr is not a terminal here: no progress drawing.
+    assert!(!o.stderr.contains('\x1b'), "{:?}", o.stderr);
+    let o = ok(&["image", "ls", "--data-dir", data_s]);
+    assert!(
+        o.stdout.contains(&format!("{}/e2e/busybox", reg.host())),
+        "{}",
+        o.stdout
+    );
+
+    let o = rkube(&[
+        "image",
+        "pull",
+        "--data-dir",
+        data_s,
+        &format!("{}/e2e/nothing:v1", reg.host()),
+    ]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("not found"), "{}", o.stderr);
+    let o = rkube(&[
+        "image",
+        "pull",
+        "--data-dir",
+        data_s,
+        "--creds",
+        "nocolon",
+        &reference,
+    ]);
+    assert_eq!(o.code, 2);
+}
