@@ -49,10 +49,10 @@ fn options(ctx: &Ctx<'_>) -> Result<TableOptions, ApiError> {
 }
 
 /// The Table of `objs`, with `rv` as its resourceVersion.
-pub fn table(
+pub fn table<T: std::borrow::Borrow<Value>>(
     res: &Resources,
     info: &ResourceInfo,
-    objs: &[Value],
+    objs: &[T],
     rv: i64,
     opts: TableOptions,
 ) -> Value {
@@ -107,12 +107,19 @@ pub fn respond_list(
     remaining: Option<i64>,
 ) -> Result<Response<Body>, ApiError> {
     let info = ctx.rr.info;
-    let items: Vec<Value> = items
-        .iter()
-        .map(|o| crate::versions::to_request(info, (**o).clone()))
-        .collect();
+    // Only cohabiting kinds need conversion; everything else is encoded straight from the
+    // cache's shared objects, without copying them.
+    let items: Vec<Arc<Value>> =
+        if rkube_apimachinery::conversion::storage_version(info.group, info.plural).is_some() {
+            items
+                .into_iter()
+                .map(|o| Arc::new(crate::versions::to_request(info, (*o).clone())))
+                .collect()
+        } else {
+            items
+        };
     if wants_table(ctx.accept()) {
-        let mut t = table(&ctx.srv.resources, ctx.rr.info, &items, rv, options(ctx)?);
+        let mut t = table(&ctx.srv.resources, info, &items, rv, options(ctx)?);
         if let Some(c) = cont {
             t["metadata"]["continue"] = json!(c);
         }
@@ -121,18 +128,43 @@ pub fn respond_list(
         }
         return Ok(json_response(StatusCode::OK, &t));
     }
-    if wants_metadata(ctx.accept()) {
-        let mut list = crate::rest::list_object(
-            ctx,
-            items.iter().map(partial).collect(),
-            rv,
-            cont,
-            remaining,
-        );
-        list["kind"] = json!("PartialObjectMetadataList");
-        list["apiVersion"] = json!("meta.k8s.io/v1");
-        return Ok(json_response(StatusCode::OK, &list));
+    let metadata_only = wants_metadata(ctx.accept());
+    let (kind, api_version) = if metadata_only {
+        (
+            "PartialObjectMetadataList".to_string(),
+            "meta.k8s.io/v1".to_string(),
+        )
+    } else {
+        (format!("{}List", info.kind), info.api_version())
+    };
+    let mut meta = json!({"resourceVersion": rv.to_string()});
+    if let Some(c) = cont {
+        meta["continue"] = json!(c);
     }
-    let list = crate::rest::list_object(ctx, items, rv, cont, remaining);
-    Ok(json_response(StatusCode::OK, &list))
+    if let Some(r) = remaining {
+        meta["remainingItemCount"] = json!(r);
+    }
+    // The list is written item by item into one buffer.
+    let mut out = Vec::with_capacity(items.len() * 1024 + 256);
+    let head = json!({"kind": kind, "apiVersion": api_version, "metadata": meta});
+    let head = serde_json::to_vec(&head).map_err(|e| ApiError::internal(e.to_string()))?;
+    out.extend_from_slice(&head[..head.len() - 1]);
+    out.extend_from_slice(b",\"items\":[");
+    for (i, o) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let r = if metadata_only {
+            serde_json::to_writer(&mut out, &partial(o))
+        } else {
+            serde_json::to_writer(&mut out, &**o)
+        };
+        r.map_err(|e| ApiError::internal(e.to_string()))?;
+    }
+    out.extend_from_slice(b"]}");
+    Ok(crate::http::raw_response(
+        StatusCode::OK,
+        "application/json",
+        out,
+    ))
 }

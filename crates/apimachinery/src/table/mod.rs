@@ -33,6 +33,8 @@ mod printers;
 mod quantity;
 mod value;
 
+use std::borrow::Borrow;
+
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
@@ -126,10 +128,10 @@ pub fn has_printer(group: &str, kind: &str) -> bool {
 /// `"events.k8s.io"`, ...); objects may be in any served version of the
 /// kind. `metadata` is returned empty for the caller to fill with the list's
 /// `resourceVersion`/`continue` (or the object's `resourceVersion`).
-pub fn table_for(
+pub fn table_for<T: Borrow<Value>>(
     group: &str,
     kind: &str,
-    objects: &[Value],
+    objects: &[T],
     now: OffsetDateTime,
     opts: TableOptions,
 ) -> Value {
@@ -137,7 +139,7 @@ pub fn table_for(
     match printers::lookup(group, kind) {
         Some(printer) => {
             let ctx = printers::Ctx { now, group };
-            let mut ordered: Vec<&Value> = objects.iter().collect();
+            let mut ordered: Vec<&Value> = objects.iter().map(Borrow::borrow).collect();
             printers::sort_objects(group, kind, &mut ordered);
             let rows: Vec<Value> = ordered
                 .into_iter()
@@ -160,7 +162,7 @@ pub fn table_for(
 
 /// The apiserver's default table convertor: `Name` and `Created At` (RFC
 /// 3339, UTC). Like upstream, an empty input yields `rows: null`.
-fn default_table(objects: &[Value], opts: TableOptions) -> Value {
+fn default_table<T: Borrow<Value>>(objects: &[T], opts: TableOptions) -> Value {
     let rows = if objects.is_empty() {
         Value::Null
     } else {
@@ -168,6 +170,7 @@ fn default_table(objects: &[Value], opts: TableOptions) -> Value {
             objects
                 .iter()
                 .map(|obj| {
+                    let obj = obj.borrow();
                     let cells = vec![
                         Value::String(value::name(obj).to_string()),
                         Value::String(duration::rfc3339_utc(value::creation(obj))),
@@ -199,9 +202,9 @@ pub fn printer_column_definitions(columns: &[Value]) -> Vec<Value> {
 /// priority, jsonPath}`), evaluating each column's JSONPath against the
 /// object like the apiextensions-apiserver does: the first match is used,
 /// missing values are `null` cells, `date` columns become ages.
-pub fn table_from_printer_columns(
+pub fn table_from_printer_columns<T: Borrow<Value>>(
     columns: &[Value],
-    objects: &[Value],
+    objects: &[T],
     now: OffsetDateTime,
     opts: TableOptions,
 ) -> Value {
@@ -211,6 +214,7 @@ pub fn table_from_printer_columns(
     let rows: Vec<Value> = objects
         .iter()
         .map(|obj| {
+            let obj = obj.borrow();
             row_json(
                 crd::cells(obj, &parsed, now),
                 None,

@@ -16,7 +16,7 @@ use crate::http::{json_response, Body};
 use crate::request::{Query, ResourceRequest};
 use crate::ApiServer;
 
-pub use read::{cache_error as read_cache_error, list_filter, list_object};
+pub use read::{cache_error as read_cache_error, list_filter};
 
 /// Everything a handler needs about the request.
 pub struct Ctx<'a> {
