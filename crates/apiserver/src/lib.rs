@@ -227,8 +227,17 @@ impl ApiServer {
         let started = Instant::now();
         let method = req.method().clone();
         let path = req.uri().path().to_string();
-        let resp = match self.dispatch(req, user.as_ref()).await {
-            Ok(r) => r,
+        // The body is always read (or drained, when too large) before answering: a reply
+        // sent while a client is still sending is often lost to it.
+        let (parts, body) = req.into_parts();
+        let resp = match read_body(body).await {
+            Ok(body) => match self
+                .dispatch(::http::Request::from_parts(parts, body), user.as_ref())
+                .await
+            {
+                Ok(r) => r,
+                Err(e) => error_response(&e),
+            },
             Err(e) => error_response(&e),
         };
         debug!(
@@ -243,7 +252,7 @@ impl ApiServer {
 
     async fn dispatch(
         &self,
-        req: ::http::Request<Incoming>,
+        req: ::http::Request<Bytes>,
         user: Option<&User>,
     ) -> Result<Response<Body>, ApiError> {
         let path = req.uri().path().to_string();
@@ -352,7 +361,6 @@ impl ApiServer {
                     self.openapi().await;
                 }
                 let (parts, body) = req.into_parts();
-                let body = read_body(body, &method).await?;
                 let ctx = rest::Ctx::new(self, rr, query, &parts.headers, body);
                 rest::handle(ctx, &method).await
             }
@@ -414,10 +422,7 @@ impl ApiServer {
     }
 }
 
-async fn read_body(mut body: Incoming, method: &Method) -> Result<Bytes, ApiError> {
-    if *method == Method::GET {
-        return Ok(Bytes::new());
-    }
+async fn read_body(mut body: Incoming) -> Result<Bytes, ApiError> {
     // Read frame by frame so an oversized body is still drained (up to a bound): clients
     // that are still sending when the reply comes often miss it otherwise.
     const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
