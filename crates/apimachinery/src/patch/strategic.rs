@@ -9,6 +9,17 @@
 //! * directives: `$patch: replace|delete` in a map, `$patch: replace|delete` items in a
 //!   merged list, `$setElementOrder/<list>`, `$retainKeys`,
 //!   `$deleteFromPrimitiveList/<list>`.
+//!
+//! Upstream finds list items by scanning the list once per item, which is quadratic in
+//! the list length; a patch body near the size limit could then burn minutes of CPU.
+//! Here every such search goes through a hash index over the same values (merge-key
+//! values, or the items themselves for primitive lists) that yields the same matches
+//! (the first one, where it matters), so list merges are linear apart from sorting.
+//! `serde_json::Value`'s `Hash` agrees with its `==` (`+0.0` and `-0.0` hash alike,
+//! `1` and `1.0` stay distinct), which is the equality upstream's scans used.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
@@ -258,7 +269,8 @@ fn apply_retain_keys(
     let Value::Array(retain) = retain else {
         return Err(bad_retain_keys());
     };
-    let listed = |k: &str| retain.iter().any(|v| v.as_str() == Some(k));
+    let retained: HashSet<&str> = retain.iter().filter_map(Value::as_str).collect();
+    let listed = |k: &str| retained.contains(k);
     for (k, v) in patch.iter() {
         if v.is_null()
             || k.starts_with(DELETE_FROM_PRIMITIVE_LIST)
@@ -294,22 +306,37 @@ fn apply_set_element_order(
             return Err(bad_arg_type(SLICE_TYPE, &order));
         };
         let field = directive_target(&directive_key, SET_ELEMENT_ORDER)?;
-        let live = match original.get(&field) {
-            None => None,
-            Some(Value::Array(items)) => Some(items.clone()),
-            Some(other) => return Err(bad_arg_type(SLICE_TYPE, other)),
-        };
+        if let Some(other) = original.get(&field).filter(|v| !v.is_array()) {
+            return Err(bad_arg_type(SLICE_TYPE, other));
+        }
         let patched = match patch.get(&field) {
             None => None,
-            Some(Value::Array(items)) => Some(items.clone()),
+            Some(Value::Array(items)) => Some(items),
             Some(other) => return Err(bad_arg_type(SLICE_TYPE, other)),
         };
         let (sub, meta) = schema.field(&field);
         let merge_key = meta.merge_key.unwrap_or("");
-        validate_against_order(patched.as_deref().unwrap_or(&[]), &order, merge_key)?;
+        validate_against_order(patched.map_or(&[], |p| &p[..]), &order, merge_key)?;
 
-        let live_items = live.clone().unwrap_or_default();
-        let patch_items = patched.clone().unwrap_or_default();
+        // Both lists are replaced by the ordered result (or left alone when absent).
+        let take = |map: &mut Map<String, Value>| match map.remove(&field) {
+            Some(Value::Array(items)) => Some(items),
+            _ => None,
+        };
+        let (live, patched) = (take(original), take(patch));
+        let live_items = live.as_deref().unwrap_or(&[]);
+        let patch_items = patched.as_deref().unwrap_or(&[]);
+        // Decided on the lists before merging, reported after the merge's own errors.
+        let is_map = element_kind_is_map(&[live_items, patch_items]);
+        let live_order = if is_map == Ok(true)
+            && !merge_key.is_empty()
+            && meta.strategy == PatchStrategy::Merge
+            && !patch_items.is_empty()
+        {
+            upstream_live_order(live_items, patch_items, merge_key)
+        } else {
+            live_items.to_vec()
+        };
         let merged = match (live, patched) {
             (Some(live), None) => live,
             (None, Some(patched)) => match remove_directives(Value::Array(patched)) {
@@ -323,20 +350,10 @@ fn apply_set_element_order(
         };
 
         let (in_order, live_only) = partition(merged, &order, merge_key)?;
-        let is_map = element_kind_is_map(&[&live_items, &patch_items])?;
-        let live_order = if is_map
-            && !merge_key.is_empty()
-            && meta.strategy == PatchStrategy::Merge
-            && !patch_items.is_empty()
-        {
-            upstream_live_order(&live_items, &patch_items, merge_key)
-        } else {
-            live_items
-        };
+        let is_map = is_map?;
         let ordered =
             normalize_element_order(in_order, live_only, &order, &live_order, merge_key, is_map)?;
-        original.insert(field.clone(), Value::Array(ordered));
-        patch.remove(&field);
+        original.insert(field, Value::Array(ordered));
     }
     Ok(())
 }
@@ -350,26 +367,48 @@ fn apply_set_element_order(
 /// is observable (kubectl's "add and delete" patches depend on it), so we replay it:
 /// only merge-key positions matter here.
 fn upstream_live_order(live: &[Value], patch: &[Value], merge_key: &str) -> Vec<Value> {
-    let mut window = live.to_vec();
-    let mut logical: Vec<Value> = live.to_vec();
-    let key_of = |v: &Value| v.get(merge_key).cloned();
+    // Replayed with indexes instead of upstream's scans. Two views of the list:
+    // `logical` (the list as merged so far) and `window` (the backing array). While
+    // items are deleted, `window[..len]` is `logical` and `window[len]` keeps whatever
+    // was last in `logical` when its length dropped to `len`; appended items then fill
+    // `window[len..]` while there is room.
+    fn key_of<'v>(item: &'v Value, merge_key: &str) -> Option<&'v Value> {
+        item.get(merge_key)
+    }
+    let mut positions: HashMap<&Value, Vec<usize>> = HashMap::new();
+    for (i, item) in live.iter().enumerate() {
+        if let Some(key) = key_of(item, merge_key) {
+            positions.entry(key).or_default().push(i);
+        }
+    }
+    let n = live.len();
+    let mut removed = vec![false; n];
+    // `frozen[m]`: index in `live` of the item left in `window[m]` when `logical`
+    // shrank to `m` items (meaningful for `m >= len`).
+    let mut frozen = vec![0; n];
+    let mut len = n;
+    // Everything in `live[end..]` is deleted, so `logical` ends with `live[end - 1]`
+    // once deleted items before it are skipped.
+    let mut end = n;
     let mut replaced = false;
     for item in patch {
         match item.get(DIRECTIVE).and_then(Value::as_str) {
             Some(DELETE) => {
-                let Some(wanted) = key_of(item) else {
+                let Some(wanted) = key_of(item, merge_key) else {
                     continue;
                 };
-                while let Some(k) = logical
-                    .iter()
-                    .position(|v| key_of(v).as_ref() == Some(&wanted))
-                {
-                    logical.remove(k);
-                    let len = logical.len();
-                    if len < window.len() {
-                        for j in k..len {
-                            window[j] = window[j + 1].clone();
-                        }
+                // Every live item with this key goes, first to last; a later deletion of
+                // the same key finds nothing.
+                for k in positions.remove(wanted).unwrap_or_default() {
+                    while end > 0 && removed[end - 1] {
+                        end -= 1;
+                    }
+                    len = len.saturating_sub(1);
+                    if let Some(slot) = frozen.get_mut(len) {
+                        *slot = end.saturating_sub(1);
+                    }
+                    if let Some(gone) = removed.get_mut(k) {
+                        *gone = true;
                     }
                 }
             }
@@ -377,19 +416,36 @@ fn upstream_live_order(live: &[Value], patch: &[Value], merge_key: &str) -> Vec<
             _ => {}
         }
     }
+    let mut window: Vec<Value> = live
+        .iter()
+        .zip(&removed)
+        .filter(|(_, gone)| !**gone)
+        .map(|(item, _)| item.clone())
+        .collect();
+    window.extend(
+        frozen
+            .iter()
+            .skip(len)
+            .filter_map(|&i| live.get(i))
+            .cloned(),
+    );
     if replaced {
         return window;
     }
+    let mut present: HashSet<Option<&Value>> = live
+        .iter()
+        .zip(&removed)
+        .filter(|(_, gone)| !**gone)
+        .map(|(item, _)| key_of(item, merge_key))
+        .collect();
     for item in patch.iter().filter(|i| !has_directive(i)) {
-        let wanted = key_of(item);
-        if logical.iter().any(|v| key_of(v) == wanted) {
+        if !present.insert(key_of(item, merge_key)) {
             continue;
         }
-        let len = logical.len();
         if let Some(slot) = window.get_mut(len) {
             *slot = item.clone();
         }
-        logical.push(item.clone());
+        len += 1;
     }
     window
 }
@@ -490,11 +546,13 @@ fn merge_list(
     let is_map = element_kind_is_map(&[&live, &patch])?;
     let (live, patch, merged) = if !is_map {
         if is_delete_list {
-            return Ok(live.into_iter().filter(|v| !patch.contains(v)).collect());
+            let deleted: HashSet<&Value> = patch.iter().collect();
+            return Ok(live.into_iter().filter(|v| !deleted.contains(v)).collect());
         }
+        let mut seen: HashSet<&Value> = HashSet::with_capacity(live.len() + patch.len());
         let mut merged: Vec<Value> = Vec::with_capacity(live.len() + patch.len());
         for v in live.iter().chain(patch.iter()) {
-            if !merged.contains(v) {
+            if seen.insert(v) {
                 merged.push(v.clone());
             }
         }
@@ -507,11 +565,29 @@ fn merge_list(
             )));
         }
         let (live, patch) = apply_list_directives(live, patch, merge_key)?;
-        let merged = merge_items_by_key(live.clone(), &patch, merge_key, schema)?;
-        (live, patch, merged)
+        // Ordering only looks at merge keys: keep those and let the merge consume items.
+        let live_keys = key_stubs(&live, merge_key);
+        let patch_keys = key_stubs(&patch, merge_key);
+        let merged = merge_items_by_key(live, patch, merge_key, schema)?;
+        (live_keys, patch_keys, merged)
     };
     let (in_patch, live_only) = partition(merged, &patch, merge_key)?;
     normalize_element_order(in_patch, live_only, &patch, &live, merge_key, is_map)
+}
+
+/// `{<merge key>: <value>}` per item (`{}` without one): what [`partition`] and
+/// [`normalize_element_order`] read of a list of objects, without copying whole items.
+fn key_stubs(items: &[Value], merge_key: &str) -> Vec<Value> {
+    items
+        .iter()
+        .map(|item| {
+            let mut stub = Map::new();
+            if let Some(key_value) = item.get(merge_key) {
+                stub.insert(merge_key.to_string(), key_value.clone());
+            }
+            Value::Object(stub)
+        })
+        .collect()
 }
 
 /// Handles `$patch` items of a merged list of objects: `delete` drops live items with
@@ -523,6 +599,10 @@ fn apply_list_directives(
 ) -> Result<(Vec<Value>, Vec<Value>), PatchError> {
     let mut plain = Vec::with_capacity(patch.len());
     let mut replace = false;
+    // Deletions only drop objects, so whether the live list holds anything else never
+    // changes; the deletions themselves are applied together at the end.
+    let live_has_non_object = live.iter().any(|existing| !existing.is_object());
+    let mut deleted: HashSet<Value> = HashSet::new();
     for item in patch {
         let Value::Object(map) = &item else {
             return Err(bad_arg_type(MAP_TYPE, &item));
@@ -536,14 +616,12 @@ fn apply_list_directives(
                 let value = map
                     .get(merge_key)
                     .ok_or_else(|| no_merge_key(map, merge_key))?;
-                for existing in &live {
-                    if !existing.is_object() {
-                        return Err(PatchError::Internal(
-                            "value for key 0 is not a map".to_string(),
-                        ));
-                    }
+                if live_has_non_object {
+                    return Err(PatchError::Internal(
+                        "value for key 0 is not a map".to_string(),
+                    ));
                 }
-                live.retain(|existing| existing.get(merge_key) != Some(value));
+                deleted.insert(value.clone());
             }
             Some(REPLACE) => replace = true,
             Some(MERGE) => {
@@ -557,42 +635,82 @@ fn apply_list_directives(
     if replace {
         Ok((plain, Vec::new()))
     } else {
+        if !deleted.is_empty() {
+            live.retain(|existing| {
+                existing
+                    .get(merge_key)
+                    .is_none_or(|value| !deleted.contains(value))
+            });
+        }
         Ok((live, plain))
     }
 }
 
 /// Merges each patch item into the live item with the same merge key, or appends it.
+///
+/// Upstream scans the list as merged so far for each patch item and takes the first item
+/// with that merge-key value. The index below keeps, per value, the positions of the
+/// items carrying it (smallest first), so the same item is found without the scan.
 fn merge_items_by_key(
     mut live: Vec<Value>,
-    patch: &[Value],
+    patch: Vec<Value>,
     merge_key: &str,
     schema: Schema,
 ) -> Result<Vec<Value>, PatchError> {
+    // Merged and appended items are objects, so this position never changes.
+    let first_non_object = live.iter().position(|existing| !existing.is_object());
+    let mut index: HashMap<Value, BinaryHeap<Reverse<usize>>> = HashMap::new();
+    for (i, existing) in live.iter().enumerate() {
+        if let Some(key_value) = existing.get(merge_key) {
+            index.entry(key_value.clone()).or_default().push(Reverse(i));
+        }
+    }
     for item in patch {
         let Value::Object(map) = item else {
-            return Err(bad_arg_type(MAP_TYPE, item));
+            return Err(bad_arg_type(MAP_TYPE, &item));
         };
         let key_value = map
             .get(merge_key)
-            .ok_or_else(|| no_merge_key(map, merge_key))?;
-        let mut found = None;
-        for (i, existing) in live.iter().enumerate() {
-            let Value::Object(existing) = existing else {
+            .ok_or_else(|| no_merge_key(&map, merge_key))?
+            .clone();
+        let found = index
+            .get(&key_value)
+            .and_then(|positions| positions.peek())
+            .map(|&Reverse(i)| i);
+        // The scan stops at the first match; a non-object before it is an error.
+        if let Some(bad) = first_non_object {
+            if found.is_none_or(|i| bad < i) {
                 return Err(PatchError::Internal(format!(
-                    "value for key {i} is not a map"
+                    "value for key {bad} is not a map"
                 )));
-            };
-            if existing.get(merge_key) == Some(key_value) {
-                found = Some(i);
-                break;
             }
         }
-        match found.and_then(|i| live.get_mut(i)) {
-            Some(Value::Object(existing)) => {
-                let merged = merge_map(std::mem::take(existing), map.clone(), schema)?;
+        match found.and_then(|i| live.get_mut(i).map(|existing| (i, existing))) {
+            Some((i, Value::Object(existing))) => {
+                let merged = merge_map(std::mem::take(existing), map, schema)?;
                 *existing = merged;
+                // Merging can change the merge-key value itself (a `null`, a directive
+                // inside it): file the item under its new value.
+                let new_key = existing.get(merge_key);
+                if new_key != Some(&key_value) {
+                    if let Some(positions) = index.get_mut(&key_value) {
+                        positions.pop();
+                        if positions.is_empty() {
+                            index.remove(&key_value);
+                        }
+                    }
+                    if let Some(new_key) = new_key {
+                        index.entry(new_key.clone()).or_default().push(Reverse(i));
+                    }
+                }
             }
-            _ => live.push(item.clone()),
+            _ => {
+                index
+                    .entry(key_value)
+                    .or_default()
+                    .push(Reverse(live.len()));
+                live.push(Value::Object(map));
+            }
         }
     }
     Ok(live)
@@ -650,31 +768,42 @@ fn partition(
 ) -> Result<(Vec<Value>, Vec<Value>), PatchError> {
     let mut present = Vec::with_capacity(merged.len());
     let mut absent = Vec::with_capacity(merged.len());
-    for item in merged {
-        let found = if merge_key.is_empty() {
-            by.contains(&item)
-        } else {
-            let Value::Object(map) = &item else {
-                return Err(bad_arg_type(MAP_TYPE, &item));
-            };
-            let key_value = map
-                .get(merge_key)
-                .ok_or_else(|| no_merge_key(map, merge_key))?;
-            let mut found = false;
-            for (i, candidate) in by.iter().enumerate() {
-                let Value::Object(candidate) = candidate else {
-                    return Err(PatchError::Internal(format!(
-                        "value for key {i} is not a map"
-                    )));
-                };
-                if candidate.get(merge_key) == Some(key_value) {
-                    found = true;
-                    break;
-                }
+    if merge_key.is_empty() {
+        let members: HashSet<&Value> = by.iter().collect();
+        for item in merged {
+            if members.contains(&item) {
+                present.push(item);
+            } else {
+                absent.push(item);
             }
-            found
+        }
+        return Ok((present, absent));
+    }
+    // Upstream scans `by` for each item: a match ends the scan, a non-object before one
+    // is an error.
+    let first_non_object = by.iter().position(|candidate| !candidate.is_object());
+    let mut first: HashMap<&Value, usize> = HashMap::with_capacity(by.len());
+    for (i, candidate) in by.iter().enumerate() {
+        if let Some(key_value) = candidate.as_object().and_then(|m| m.get(merge_key)) {
+            first.entry(key_value).or_insert(i);
+        }
+    }
+    for item in merged {
+        let Value::Object(map) = &item else {
+            return Err(bad_arg_type(MAP_TYPE, &item));
         };
-        if found {
+        let key_value = map
+            .get(merge_key)
+            .ok_or_else(|| no_merge_key(map, merge_key))?;
+        let found = first.get(key_value).copied();
+        if let Some(bad) = first_non_object {
+            if found.is_none_or(|i| bad < i) {
+                return Err(PatchError::Internal(format!(
+                    "value for key {bad} is not a map"
+                )));
+            }
+        }
+        if found.is_some() {
             present.push(item);
         } else {
             absent.push(item);
@@ -683,10 +812,26 @@ fn partition(
     Ok((present, absent))
 }
 
-fn position(list: &[Value], item: &Value, merge_key: &str, is_map: bool) -> Option<usize> {
-    let key = if is_map { merge_key } else { "" };
-    let wanted = identity(item, key);
-    list.iter().position(|v| identity(v, key) == wanted)
+/// Position of the first item of a list per identity (what a scan of the list for an
+/// item with that identity finds).
+struct Positions<'a> {
+    first: HashMap<Option<&'a Value>, usize>,
+    merge_key: &'a str,
+}
+
+impl<'a> Positions<'a> {
+    fn new(list: &'a [Value], merge_key: &'a str, is_map: bool) -> Self {
+        let merge_key = if is_map { merge_key } else { "" };
+        let mut first = HashMap::with_capacity(list.len());
+        for (i, item) in list.iter().enumerate() {
+            first.entry(identity(item, merge_key)).or_insert(i);
+        }
+        Positions { first, merge_key }
+    }
+
+    fn of(&self, item: &Value) -> Option<usize> {
+        self.first.get(&identity(item, self.merge_key)).copied()
+    }
 }
 
 /// Orders patch items by `patch_order` and live-only items by `live_order`, then
@@ -700,8 +845,19 @@ fn normalize_element_order(
     merge_key: &str,
     is_map: bool,
 ) -> Result<Vec<Value>, PatchError> {
-    let patch_items = sort_by_order(patch_items, patch_order, merge_key, is_map)?;
-    let live_only = sort_by_order(live_only, live_order, merge_key, is_map)?;
+    let in_patch = Positions::new(patch_order, merge_key, is_map);
+    let in_live = Positions::new(live_order, merge_key, is_map);
+    let patch_items = sort_by_order(patch_items, patch_order, &in_patch, merge_key, is_map)?;
+    let live_only = sort_by_order(live_only, live_order, &in_live, merge_key, is_map)?;
+
+    let with_live_position = |items: Vec<Value>| -> Vec<(Option<usize>, Value)> {
+        items
+            .into_iter()
+            .map(|item| (in_live.of(&item), item))
+            .collect()
+    };
+    let live_only = with_live_position(live_only);
+    let patch_items = with_live_position(patch_items);
 
     let mut out = Vec::with_capacity(patch_items.len() + live_only.len());
     let mut left = live_only.into_iter().peekable();
@@ -711,27 +867,24 @@ fn normalize_element_order(
             (None, None) => break,
             (Some(_), None) => true,
             (None, Some(_)) => false,
-            (Some(l), Some(r)) => {
-                match (
-                    position(live_order, l, merge_key, is_map),
-                    position(live_order, r, merge_key, is_map),
-                ) {
-                    (Some(li), Some(ri)) => li < ri,
-                    _ => false,
-                }
-            }
+            (Some((l, _)), Some((r, _))) => match (l, r) {
+                (Some(li), Some(ri)) => li < ri,
+                _ => false,
+            },
         };
         let next = if take_left { left.next() } else { right.next() };
-        if let Some(item) = next {
+        if let Some((_, item)) = next {
             out.push(item);
         }
     }
     Ok(out)
 }
 
+/// Sorts `items` by their position in `order` (`in_order`), items being deleted last.
 fn sort_by_order(
     items: Vec<Value>,
     order: &[Value],
+    in_order: &Positions<'_>,
     merge_key: &str,
     is_map: bool,
 ) -> Result<Vec<Value>, PatchError> {
@@ -758,9 +911,15 @@ fn sort_by_order(
     } else {
         keep = items;
     }
-    keep.sort_by_key(|item| position(order, item, merge_key, is_map).unwrap_or(usize::MAX));
-    keep.extend(to_delete);
-    Ok(keep)
+    let mut keyed: Vec<(usize, Value)> = keep
+        .into_iter()
+        .map(|item| (in_order.of(&item).unwrap_or(usize::MAX), item))
+        .collect();
+    // Stable: items at the same position (or in none) keep their relative order.
+    keyed.sort_by_key(|(position, _)| *position);
+    let mut sorted: Vec<Value> = keyed.into_iter().map(|(_, item)| item).collect();
+    sorted.extend(to_delete);
+    Ok(sorted)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1389,6 +1548,78 @@ mod tests {
         );
         assert_eq!(e.status_code(), 500);
         assert!(e.to_string().starts_with("The order in patch list:"));
+    }
+
+    #[test]
+    fn twenty_thousand_item_lists_merge_like_small_ones() {
+        let n = 20_000;
+        let c = |i: usize| format!("c{i}");
+
+        // New containers go first, in patch order, ahead of the live-only one.
+        let pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "main"}]}});
+        let added: Vec<Value> = (0..n)
+            .map(|i| json!({"name": c(i), "image": "x"}))
+            .collect();
+        let out = ok(&pod, json!({"spec": {"containers": added.clone()}}), &POD);
+        let mut expected = added;
+        expected.push(json!({"name": "main"}));
+        assert_eq!(out["spec"]["containers"], Value::Array(expected));
+
+        // kubectl-style: every tenth container deleted, the even ones updated, new ones
+        // added, all kept ones reordered (reversed) by $setElementOrder, and ten
+        // server-only containers at the end of the live list. Those land before the new
+        // containers, as upstream's in-place merge has it (see `upstream_live_order`).
+        let mut live: Vec<Value> = (0..n)
+            .map(|i| json!({"name": c(i), "image": "old"}))
+            .collect();
+        live.extend((0..10).map(|i| json!({"name": format!("x{i}")})));
+        let (mut items, mut order, mut expected) = (Vec::new(), Vec::new(), Vec::new());
+        for i in (0..n).rev() {
+            if i % 10 == 5 {
+                items.push(json!({"name": c(i), "$patch": "delete"}));
+                continue;
+            }
+            order.push(json!({"name": c(i)}));
+            if i % 2 == 0 {
+                items.push(json!({"name": c(i), "image": "new"}));
+                expected.push(json!({"name": c(i), "image": "new"}));
+            } else {
+                expected.push(json!({"name": c(i), "image": "old"}));
+            }
+        }
+        expected.extend((0..10).map(|i| json!({"name": format!("x{i}")})));
+        for i in 0..n / 10 {
+            items.push(json!({"name": format!("d{i}"), "image": "d"}));
+            order.push(json!({"name": format!("d{i}")}));
+            expected.push(json!({"name": format!("d{i}"), "image": "d"}));
+        }
+        let pod = json!({"metadata": {"name": "p"}, "spec": {"containers": live}});
+        let out = ok(
+            &pod,
+            json!({"spec": {"containers": items, "$setElementOrder/containers": order}}),
+            &POD,
+        );
+        assert_eq!(out["spec"]["containers"], Value::Array(expected));
+
+        // Finalizers: the odd ones deleted, n new ones (one repeated) merged in front.
+        let f = |p: &str, i: usize| json!(format!("{p}{i}"));
+        let live: Vec<Value> = (0..n).map(|i| f("f", i)).collect();
+        let deleted: Vec<Value> = (1..n).step_by(2).map(|i| f("f", i)).collect();
+        let mut added: Vec<Value> = (0..n).map(|i| f("g", i)).collect();
+        added.push(f("g", 0));
+        let out = ok(
+            &json!({"metadata": {"name": "p", "finalizers": live}}),
+            json!({"metadata": {
+                "finalizers": added,
+                "$deleteFromPrimitiveList/finalizers": deleted
+            }}),
+            &POD,
+        );
+        let expected: Vec<Value> = (0..n)
+            .map(|i| f("g", i))
+            .chain((0..n).step_by(2).map(|i| f("f", i)))
+            .collect();
+        assert_eq!(out["metadata"]["finalizers"], Value::Array(expected));
     }
 
     #[test]
