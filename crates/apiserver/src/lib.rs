@@ -120,6 +120,24 @@ pub struct Started {
     pub task: tokio::task::JoinHandle<()>,
 }
 
+impl Started {
+    /// A kubeconfig (YAML) for an in-process component or a test: a fresh client certificate
+    /// for `user` in `groups`, signed by the cluster CA. Components reach the API server over
+    /// HTTPS like any other client.
+    pub fn component_kubeconfig(&self, user: &str, groups: &[&str]) -> anyhow_free::Result<String> {
+        use base64::Engine;
+        let (cert, key) = self.pki.issue_client_cert(user, groups)?;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        Ok(format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: local\n  cluster:\n    server: {}\n    certificate-authority-data: {}\nusers:\n- name: {user:?}\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\ncontexts:\n- name: local\n  context: {{cluster: local, user: {user:?}}}\ncurrent-context: local\n",
+            self.url,
+            b64(self.pki.ca_cert_pem()),
+            b64(&cert),
+            b64(&key),
+        ))
+    }
+}
+
 /// Prepares certificates, bootstraps the cluster's built-in objects, and starts serving.
 pub async fn start(
     config: Config,

@@ -117,19 +117,9 @@ async fn component_client(
     user: &str,
     groups: &[&str],
 ) -> anyhow::Result<kube::Client> {
-    use base64::Engine;
-    let (cert, key) = api
-        .pki
-        .issue_client_cert(user, groups)
+    let kubeconfig = api
+        .component_kubeconfig(user, groups)
         .with_context(|| format!("issue a certificate for {user}"))?;
-    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    let kubeconfig = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: local\n  cluster:\n    server: {}\n    certificate-authority-data: {}\nusers:\n- name: {user}\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\ncontexts:\n- name: local\n  context: {{cluster: local, user: {user}}}\ncurrent-context: local\n",
-        api.url,
-        b64(api.pki.ca_cert_pem()),
-        b64(&cert),
-        b64(&key),
-    );
     let kc = kube::config::Kubeconfig::from_yaml(&kubeconfig).context("component kubeconfig")?;
     let config =
         kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
