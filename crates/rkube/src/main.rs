@@ -40,6 +40,12 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// The per-container shim (started by the agent; not for people).
+    #[command(hide = true, disable_help_flag = true)]
+    Shim {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Manage the node's image store (import OCI or docker archives, list, remove).
     Image {
         #[command(subcommand)]
@@ -118,6 +124,9 @@ fn main() -> std::process::ExitCode {
         Command::Agent(_) => not_yet("agent"),
         Command::Kubectl { .. } => not_yet("kubectl"),
         Command::Image { command } => image::run(command),
+        Command::Shim { args } => {
+            std::process::ExitCode::from(rkube_runtime::shim::main(&args).clamp(0, 255) as u8)
+        }
     }
 }
 
