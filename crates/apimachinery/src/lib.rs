@@ -6,6 +6,7 @@
 
 pub mod conversion;
 pub mod patch;
+pub mod quantity;
 pub mod registry;
 pub mod selector;
 pub mod ssa;
