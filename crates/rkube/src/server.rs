@@ -95,6 +95,11 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
             .context("controller manager credentials")?;
         tokio::spawn(rkube_controllers::run(client, shutdown.clone()))
     };
+    let agent = if args.disable_agent {
+        None
+    } else {
+        Some(start_agent(&args, &api, node_ip, shutdown.clone()).await?)
+    };
     info!(
         revision,
         url = %api.url,
@@ -107,7 +112,52 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     shutdown.cancel();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), api.task).await;
     controllers.abort();
+    if let Some(agent) = agent {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), agent).await;
+    }
     Ok(())
+}
+
+/// The node agent inside the server: this machine becomes a node of its own cluster.
+async fn start_agent(
+    args: &ServerArgs,
+    api: &rkube_apiserver::Started,
+    node_ip: IpAddr,
+    shutdown: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let node_name = args
+        .node_name
+        .clone()
+        .unwrap_or_else(rkube_kubelet::node::default_node_name);
+    let client = component_client(api, &format!("system:node:{node_name}"), &["system:nodes"])
+        .await
+        .context("node agent credentials")?;
+    let images =
+        rkube_runtime::image::ImageService::open(&args.data_dir).context("open the image store")?;
+    let shim = rkube_runtime::ShimCommand {
+        program: std::env::current_exe().context("locate the rkube binary for the shim")?,
+        args: vec!["shim".into()],
+    };
+    let runtime = rkube_runtime::Runtime::open(images, shim).context("open the runtime")?;
+    let config = rkube_kubelet::Config {
+        node_name,
+        node_ip,
+        data_dir: args.data_dir.clone(),
+        cluster_dns: args.cluster_dns,
+        cluster_domain: args.cluster_domain.clone(),
+        node_labels: vec![
+            (
+                "node-role.kubernetes.io/control-plane".into(),
+                "true".into(),
+            ),
+            ("node-role.kubernetes.io/master".into(), "true".into()),
+        ],
+    };
+    Ok(tokio::spawn(async move {
+        if let Err(e) = rkube_kubelet::run(client, runtime, None, config, shutdown).await {
+            tracing::error!("node agent stopped: {e:#}");
+        }
+    }))
 }
 
 /// An API client for an in-process component, with its own client certificate: components

@@ -2,6 +2,7 @@
 //! own data dir, and runs real kubectl (and other clients) inside that namespace. Everything
 //! is removed when the [`Cluster`] is dropped, also when a test fails.
 
+pub mod images;
 pub mod registry;
 
 use std::path::{Path, PathBuf};
@@ -104,8 +105,12 @@ impl Cluster {
     fn start_server(&mut self, extra: &[&str]) {
         let log = std::fs::File::create(self.dir.path().join("server.log")).expect("log file");
         let data = self.dir.path().join("data");
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.netns])
+        // nsenter joins only the network namespace: the server's mounts (pod sandboxes,
+        // container rootfs) then live in the host's mount namespace and survive a restart,
+        // as they do on a real machine (`ip netns exec` would give every start a private one).
+        let child = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", self.netns))
+            .arg("--")
             .arg(rkube_bin())
             .args(["server", "--https-listen-port", "6443", "--data-dir"])
             .arg(&data)
@@ -145,7 +150,7 @@ impl Cluster {
 
     fn stop_server(&mut self) {
         if let Some(mut c) = self.server.take() {
-            // `ip netns exec` execs the server, so the child is the server itself.
+            // nsenter execs the server, so the child is the server itself.
             unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
@@ -156,6 +161,96 @@ impl Cluster {
             }
             let _ = c.kill();
             let _ = c.wait();
+        }
+    }
+
+    /// The server's data dir.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Imports an image archive into the node's image store (as `rkube image import`).
+    pub fn import_image(&self, archive: &Path) {
+        let r = sh(Command::new(rkube_bin())
+            .args(["image", "import", "--data-dir"])
+            .arg(self.data_dir())
+            .arg(archive));
+        assert_eq!(r.code, 0, "image import failed: {}{}", r.stdout, r.stderr);
+    }
+
+    /// Kills every container this cluster's agent started and unmounts everything under
+    /// the test directory (the agent itself leaves containers running by design).
+    fn remove_containers(&self) {
+        let containers = self.data_dir().join("agent/containers");
+        for entry in std::fs::read_dir(&containers)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let dir = entry.path();
+            if let Ok(pid) = std::fs::read_to_string(dir.join("shim.pid")) {
+                if let Ok(pid) = pid.trim().parse::<i32>() {
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+            let rec: serde_json::Value = std::fs::read(dir.join("container.json"))
+                .ok()
+                .and_then(|d| serde_json::from_slice(&d).ok())
+                .unwrap_or_default();
+            if let Some(cg) = rec["cgroup_path"].as_str() {
+                for ctrl in ["pids", "memory", "cpu"] {
+                    let procs = format!("/sys/fs/cgroup/{ctrl}{cg}/cgroup.procs");
+                    for pid in std::fs::read_to_string(&procs).unwrap_or_default().lines() {
+                        if let Ok(pid) = pid.trim().parse::<i32>() {
+                            unsafe { libc::kill(pid, libc::SIGKILL) };
+                        }
+                    }
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        let root = self.dir.path().to_string_lossy().to_string();
+        let mut mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(4).map(String::from))
+            .filter(|m| m.starts_with(&root))
+            .collect();
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for m in mounts {
+            if let Ok(c) = std::ffi::CString::new(m) {
+                unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+            }
+        }
+        // Pod cgroups of this cluster: /rkube/pod<uid> directories whose containers are gone.
+        for ctrl in [
+            "memory",
+            "cpu",
+            "cpuacct",
+            "pids",
+            "cpuset",
+            "devices",
+            "freezer",
+            "blkio",
+            "hugetlb",
+            "perf_event",
+            "net_cls",
+            "net_prio",
+            "systemd",
+        ] {
+            let base = PathBuf::from(format!("/sys/fs/cgroup/{ctrl}/rkube"));
+            for pod in std::fs::read_dir(&base).into_iter().flatten().flatten() {
+                for c in std::fs::read_dir(pod.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                {
+                    if c.path().is_dir() {
+                        let _ = std::fs::remove_dir(c.path());
+                    }
+                }
+                let _ = std::fs::remove_dir(pod.path());
+            }
         }
     }
 
@@ -233,6 +328,7 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         self.stop_server();
+        self.remove_containers();
         let _ = Command::new("ip")
             .args(["netns", "delete", &self.netns])
             .output();

@@ -1,0 +1,529 @@
+//! Startup, liveness and readiness probes (httpGet, tcpSocket, exec) with upstream's timing
+//! fields and thresholds, and preStop hooks.
+//!
+//! Network probes run *inside the pod's network namespace* (a short-lived thread joins it),
+//! so they reach the pod's ports whether or not a pod network is set up, and never depend
+//! on routing from the host.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Container, Pod, Probe};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use rkube_runtime::ContainerStatus;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use crate::events::Involved;
+use crate::Agent;
+
+#[derive(Debug, Clone, Default)]
+struct State {
+    container_id: String,
+    started: bool,
+    ready: bool,
+}
+
+/// Probe workers of one pod and their results.
+pub struct Manager {
+    agent: Arc<Agent>,
+    states: Arc<Mutex<HashMap<String, State>>>,
+    restarts: Arc<Mutex<Vec<String>>>,
+    tasks: HashMap<String, Vec<JoinHandle<()>>>,
+    notify: Arc<Notify>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Startup,
+    Liveness,
+    Readiness,
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Startup => "Startup",
+            Kind::Liveness => "Liveness",
+            Kind::Readiness => "Readiness",
+        }
+    }
+}
+
+/// What one probe attempt found.
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    Success,
+    Failure(String),
+}
+
+impl Manager {
+    pub fn new(agent: Arc<Agent>) -> Self {
+        Manager {
+            agent,
+            states: Arc::default(),
+            restarts: Arc::default(),
+            tasks: HashMap::new(),
+            notify: Arc::new(Notify::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, State>> {
+        self.states.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the container passed its startup probe (true without one).
+    pub fn started(&self, name: &str) -> bool {
+        self.lock().get(name).map(|s| s.started).unwrap_or(true)
+    }
+
+    /// Whether the container passes its readiness probe (true without one, once started).
+    pub fn ready(&self, name: &str) -> bool {
+        self.lock().get(name).map(|s| s.ready).unwrap_or(true)
+    }
+
+    /// Liveness or startup failures since the last call: containers to restart.
+    pub fn take_restarts(&self) -> Vec<String> {
+        std::mem::take(&mut *self.restarts.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Resolves when a probe result changes.
+    pub async fn changed(&self) {
+        self.notify.notified().await
+    }
+
+    pub fn forget(&mut self, name: &str) {
+        if let Some(ts) = self.tasks.remove(name) {
+            for t in ts {
+                t.abort();
+            }
+        }
+        self.lock().remove(name);
+    }
+
+    pub fn stop_all(&mut self) {
+        for (_, ts) in self.tasks.drain() {
+            for t in ts {
+                t.abort();
+            }
+        }
+    }
+
+    /// Starts the probe workers of a running container (once per container id).
+    pub fn ensure(&mut self, pod: &Pod, c: &Container, running: &ContainerStatus) {
+        if self.lock().get(&c.name).map(|s| s.container_id.as_str()) == Some(running.id.as_str()) {
+            return;
+        }
+        self.forget(&c.name);
+        let has_startup = c.startup_probe.is_some();
+        self.lock().insert(
+            c.name.clone(),
+            State {
+                container_id: running.id.clone(),
+                started: !has_startup,
+                ready: c.readiness_probe.is_none(),
+            },
+        );
+        let mut tasks = Vec::new();
+        for (kind, probe) in [
+            (Kind::Startup, &c.startup_probe),
+            (Kind::Liveness, &c.liveness_probe),
+            (Kind::Readiness, &c.readiness_probe),
+        ] {
+            let Some(probe) = probe.clone() else { continue };
+            let w = ProbeWorker {
+                agent: self.agent.clone(),
+                pod: pod.clone(),
+                container: c.clone(),
+                container_id: running.id.clone(),
+                kind,
+                probe,
+                states: self.states.clone(),
+                restarts: self.restarts.clone(),
+                notify: self.notify.clone(),
+                netns: self.netns(running),
+            };
+            tasks.push(tokio::spawn(w.run()));
+        }
+        self.tasks.insert(c.name.clone(), tasks);
+        self.notify.notify_one();
+    }
+
+    fn netns(&self, c: &ContainerStatus) -> Option<PathBuf> {
+        Some(self.agent.runtime.pod_sandbox_netns(&c.sandbox_id)).filter(|p| p.exists())
+    }
+}
+
+struct ProbeWorker {
+    agent: Arc<Agent>,
+    pod: Pod,
+    container: Container,
+    container_id: String,
+    kind: Kind,
+    probe: Probe,
+    states: Arc<Mutex<HashMap<String, State>>>,
+    restarts: Arc<Mutex<Vec<String>>>,
+    notify: Arc<Notify>,
+    netns: Option<PathBuf>,
+}
+
+impl ProbeWorker {
+    fn started(&self) -> bool {
+        self.states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&self.container.name)
+            .is_some_and(|s| s.started)
+    }
+
+    fn set(&self, f: impl FnOnce(&mut State)) {
+        let mut m = self.states.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = m.get_mut(&self.container.name) {
+            if s.container_id == self.container_id {
+                f(s);
+            }
+        }
+        drop(m);
+        self.notify.notify_one();
+    }
+
+    async fn run(self) {
+        let p = &self.probe;
+        let initial = p.initial_delay_seconds.unwrap_or(0).max(0) as u64;
+        let period = Duration::from_secs(p.period_seconds.unwrap_or(10).max(1) as u64);
+        let timeout = Duration::from_secs(p.timeout_seconds.unwrap_or(1).max(1) as u64);
+        let success_threshold = p.success_threshold.unwrap_or(1).max(1);
+        let failure_threshold = p.failure_threshold.unwrap_or(3).max(1);
+        tokio::time::sleep(Duration::from_secs(initial)).await;
+        let (mut successes, mut failures) = (0, 0);
+        let mut ticker = tokio::time::interval(period);
+        loop {
+            ticker.tick().await;
+            if self.kind != Kind::Startup && !self.started() {
+                continue;
+            }
+            let outcome = self.attempt(timeout).await;
+            match outcome {
+                Outcome::Success => {
+                    failures = 0;
+                    successes += 1;
+                    if successes >= success_threshold {
+                        match self.kind {
+                            Kind::Startup => {
+                                self.set(|s| s.started = true);
+                                return;
+                            }
+                            Kind::Readiness => self.set(|s| s.ready = true),
+                            Kind::Liveness => {}
+                        }
+                    }
+                }
+                Outcome::Failure(msg) => {
+                    successes = 0;
+                    failures += 1;
+                    self.event(
+                        "Warning",
+                        "Unhealthy",
+                        &format!("{} probe failed: {msg}", self.kind.label()),
+                    )
+                    .await;
+                    if failures >= failure_threshold {
+                        match self.kind {
+                            Kind::Readiness => self.set(|s| s.ready = false),
+                            Kind::Liveness | Kind::Startup => {
+                                let what = if self.kind == Kind::Liveness {
+                                    "liveness"
+                                } else {
+                                    "startup"
+                                };
+                                self.event(
+                                    "Normal",
+                                    "Killing",
+                                    &format!(
+                                        "Container {} failed {what} probe, will be restarted",
+                                        self.container.name
+                                    ),
+                                )
+                                .await;
+                                self.restarts
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .push(self.container.name.clone());
+                                self.set(|s| s.ready = false);
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, timeout: Duration) -> Outcome {
+        let p = &self.probe;
+        if let Some(exec) = &p.exec {
+            let cmd = exec.command.clone().unwrap_or_default();
+            return match self
+                .agent
+                .runtime
+                .exec_sync(&self.container_id, &cmd, timeout)
+                .await
+            {
+                Ok(r) if r.exit_code == 0 => Outcome::Success,
+                Ok(r) => {
+                    let mut out = String::from_utf8_lossy(&r.stdout).to_string();
+                    out.push_str(&String::from_utf8_lossy(&r.stderr));
+                    Outcome::Failure(out)
+                }
+                Err(e) => Outcome::Failure(e.to_string()),
+            };
+        }
+        let pod_ip = self
+            .pod
+            .status
+            .as_ref()
+            .and_then(|s| s.pod_ip.clone())
+            .unwrap_or_else(|| "127.0.0.1".into());
+        if let Some(h) = &p.http_get {
+            let Some(port) = resolve_port(&h.port, &self.container) else {
+                return Outcome::Failure(format!("unknown port {:?}", h.port));
+            };
+            let host = h.host.clone().unwrap_or_else(|| pod_ip.clone());
+            let scheme = h.scheme.clone().unwrap_or_else(|| "HTTP".into());
+            let path = h.path.clone().unwrap_or_else(|| "/".into());
+            let headers: Vec<(String, String)> = h
+                .http_headers
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|hh| (hh.name, hh.value))
+                .collect();
+            return http_probe(
+                self.netns.clone(),
+                host,
+                port,
+                scheme,
+                path,
+                headers,
+                timeout,
+            )
+            .await;
+        }
+        if let Some(t) = &p.tcp_socket {
+            let Some(port) = resolve_port(&t.port, &self.container) else {
+                return Outcome::Failure(format!("unknown port {:?}", t.port));
+            };
+            let host = t.host.clone().unwrap_or_else(|| pod_ip.clone());
+            return in_netns(self.netns.clone(), move || {
+                match connect(&host, port, timeout) {
+                    Ok(_) => Outcome::Success,
+                    Err(e) => Outcome::Failure(e),
+                }
+            })
+            .await;
+        }
+        if p.grpc.is_some() {
+            return Outcome::Failure("gRPC probes are not supported by this agent yet".into());
+        }
+        Outcome::Success
+    }
+
+    async fn event(&self, type_: &str, reason: &str, msg: &str) {
+        let obj = Involved {
+            kind: "Pod",
+            api_version: "v1",
+            namespace: self.pod.metadata.namespace.as_deref().unwrap_or("default"),
+            name: self.pod.metadata.name.as_deref().unwrap_or(""),
+            uid: self.pod.metadata.uid.as_deref().unwrap_or(""),
+            field_path: Some(format!("spec.containers{{{}}}", self.container.name)),
+        };
+        self.agent.events.record(&obj, type_, reason, msg).await;
+    }
+}
+
+/// A port number, or a named container port.
+fn resolve_port(port: &IntOrString, c: &Container) -> Option<u16> {
+    match port {
+        IntOrString::Int(n) => u16::try_from(*n).ok(),
+        IntOrString::String(s) => s.parse().ok().or_else(|| {
+            c.ports
+                .as_ref()?
+                .iter()
+                .find(|p| p.name.as_deref() == Some(s.as_str()))
+                .and_then(|p| u16::try_from(p.container_port).ok())
+        }),
+    }
+}
+
+fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, String> {
+    let addr: SocketAddr = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("dial tcp {host}:{port}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("dial tcp {host}:{port}: no address"))?;
+    TcpStream::connect_timeout(&addr, timeout).map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => "connect: connection refused".to_string(),
+            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
+                "i/o timeout".to_string()
+            }
+            _ => e.to_string(),
+        };
+        format!("dial tcp {addr}: {why}")
+    })
+}
+
+/// Runs `f` on a fresh thread that joined the network namespace at `netns` (the thread ends
+/// with the call, so no pooled thread is ever left in a pod's namespace).
+async fn in_netns(netns: Option<PathBuf>, f: impl FnOnce() -> Outcome + Send + 'static) -> Outcome {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        if let Some(ns) = netns {
+            match std::fs::File::open(&ns) {
+                Ok(file) => {
+                    if let Err(e) =
+                        nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+                    {
+                        let _ = tx.send(Outcome::Failure(format!("enter pod network: {e}")));
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Outcome::Failure(format!("open pod network: {e}")));
+                    return;
+                }
+            }
+        }
+        let _ = tx.send(f());
+    });
+    rx.await
+        .unwrap_or_else(|_| Outcome::Failure("probe thread failed".into()))
+}
+
+async fn http_probe(
+    netns: Option<PathBuf>,
+    host: String,
+    port: u16,
+    scheme: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    timeout: Duration,
+) -> Outcome {
+    if scheme.eq_ignore_ascii_case("HTTPS") {
+        // TLS without verification, as upstream's probes do, is not wired yet: a connect
+        // check stands in only for reachability, and says so.
+        return in_netns(netns, move || match connect(&host, port, timeout) {
+            Ok(_) => Outcome::Success,
+            Err(e) => Outcome::Failure(e),
+        })
+        .await;
+    }
+    in_netns(netns, move || {
+        let url = format!("http://{}/{}", hostport(&host, port), path.trim_start_matches('/'));
+        let deadline = Instant::now() + timeout;
+        let mut s = match connect(&host, port, timeout) {
+            Ok(s) => s,
+            Err(e) => return Outcome::Failure(format!("Get \"{url}\": {e}")),
+        };
+        let _ = s.set_read_timeout(Some(timeout));
+        let _ = s.set_write_timeout(Some(timeout));
+        let mut req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: kube-probe/1.33\r\nAccept: */*\r\nConnection: close\r\n",
+            hostport(&host, port)
+        );
+        for (k, v) in &headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        if let Err(e) = s.write_all(req.as_bytes()) {
+            return Outcome::Failure(format!("Get \"{url}\": {e}"));
+        }
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 1024];
+        while !buf.windows(2).any(|w| w == b"\r\n") {
+            if Instant::now() > deadline {
+                return Outcome::Failure(format!(
+                    "Get \"{url}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+                ));
+            }
+            match s.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Err(e) => {
+                    return Outcome::Failure(format!(
+                        "Get \"{url}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers): {e}"
+                    ))
+                }
+            }
+        }
+        let line = String::from_utf8_lossy(&buf);
+        let code: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        if (200..400).contains(&code) {
+            Outcome::Success
+        } else if code == 0 {
+            Outcome::Failure(format!("Get \"{url}\": malformed HTTP response"))
+        } else {
+            Outcome::Failure(format!("HTTP probe failed with statuscode: {code}"))
+        }
+    })
+    .await
+}
+
+fn hostport(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Runs a container's preStop hook (exec or httpGet) before it is stopped, within the
+/// grace period.
+pub async fn pre_stop(
+    agent: &Agent,
+    pod: &Pod,
+    c: &Container,
+    running: &ContainerStatus,
+    deadline: Instant,
+) {
+    let Some(hook) = c.lifecycle.as_ref().and_then(|l| l.pre_stop.clone()) else {
+        return;
+    };
+    let left = deadline.saturating_duration_since(Instant::now());
+    if let Some(exec) = hook.exec {
+        let cmd = exec.command.unwrap_or_default();
+        let _ = agent.runtime.exec_sync(&running.id, &cmd, left).await;
+    } else if let Some(h) = hook.http_get {
+        if let Some(port) = resolve_port(&h.port, c) {
+            let netns = Some(agent.runtime.pod_sandbox_netns(&running.sandbox_id));
+            let host = h
+                .host
+                .or_else(|| pod.status.as_ref().and_then(|s| s.pod_ip.clone()))
+                .unwrap_or_else(|| "127.0.0.1".into());
+            let _ = tokio::time::timeout(
+                left,
+                http_probe(
+                    netns,
+                    host,
+                    port,
+                    h.scheme.unwrap_or_else(|| "HTTP".into()),
+                    h.path.unwrap_or_else(|| "/".into()),
+                    vec![],
+                    left,
+                ),
+            )
+            .await;
+        }
+    } else if let Some(sleep) = hook.sleep {
+        tokio::time::sleep(Duration::from_secs(sleep.seconds.max(0) as u64).min(left)).await;
+    }
+}

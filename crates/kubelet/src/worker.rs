@@ -1,0 +1,783 @@
+//! One pod's worker: converges the runtime to the pod spec (sandbox, init containers in
+//! order, containers with restartPolicy and CrashLoopBackOff), reports status, and tears the
+//! pod down gracefully when it is deleted.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Container, Pod};
+use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
+use kube::Api;
+use rkube_runtime::{ContainerState, ContainerStatus, RuntimeError};
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::events::Involved;
+use crate::status::{self, Waiting};
+use crate::{images, probes, spec, volumes, Agent};
+
+/// The latest version of a pod, or its removal from the API.
+#[derive(Clone)]
+pub struct Update {
+    pub pod: Pod,
+    pub removed: bool,
+}
+
+/// Restart back-off: 10 s doubling to 5 min, forgotten after 10 min of running.
+pub const BACKOFF_INITIAL: Duration = Duration::from_secs(10);
+pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
+const BACKOFF_RESET_AFTER_RUNNING: f64 = 600.0;
+
+#[derive(Debug, Clone)]
+struct Backoff {
+    delay: Duration,
+    /// The exit (container id) the current delay applies to.
+    after: String,
+}
+
+/// A pod worker's memory between syncs (all of it can be rebuilt from the runtime).
+pub struct PodWorker {
+    agent: Arc<Agent>,
+    rx: watch::Receiver<Update>,
+    sandbox: Option<String>,
+    backoff: HashMap<String, Backoff>,
+    pull_backoff: HashMap<String, (Instant, Duration)>,
+    waiting: HashMap<String, Waiting>,
+    probes: probes::Manager,
+    last_status: Option<Value>,
+    start_time: Option<String>,
+}
+
+enum Outcome {
+    /// Sync again after this long (or on the next update).
+    Resync(Duration),
+    /// The pod is gone; the worker ends.
+    Done,
+}
+
+impl PodWorker {
+    pub fn new(agent: Arc<Agent>, rx: watch::Receiver<Update>) -> Self {
+        PodWorker {
+            probes: probes::Manager::new(agent.clone()),
+            agent,
+            rx,
+            sandbox: None,
+            backoff: HashMap::new(),
+            pull_backoff: HashMap::new(),
+            waiting: HashMap::new(),
+            last_status: None,
+            start_time: None,
+        }
+    }
+
+    pub async fn run(mut self, cancel: CancellationToken) {
+        loop {
+            let update = self.rx.borrow_and_update().clone();
+            let key = pod_key(&update.pod);
+            let outcome = match self.sync(&update).await {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::warn!(pod = %key, "sync pod: {e:#}");
+                    Outcome::Resync(Duration::from_secs(1))
+                }
+            };
+            let wait = match outcome {
+                Outcome::Done => {
+                    self.probes.stop_all();
+                    return;
+                }
+                Outcome::Resync(d) => d,
+            };
+            tokio::select! {
+                _ = cancel.cancelled() => {
+                    self.probes.stop_all();
+                    return;
+                }
+                changed = self.rx.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.probes.changed() => {}
+            }
+        }
+    }
+
+    async fn containers_of(&self, uid: &str) -> Result<Vec<ContainerStatus>, RuntimeError> {
+        Ok(self
+            .agent
+            .runtime
+            .list_containers()
+            .await?
+            .into_iter()
+            .filter(|c| c.labels.get("io.kubernetes.pod.uid").map(String::as_str) == Some(uid))
+            .collect())
+    }
+
+    async fn find_sandbox(&mut self, uid: &str) -> Result<Option<String>, RuntimeError> {
+        if let Some(id) = &self.sandbox {
+            if self.agent.runtime.pod_sandbox_status(id).await.is_ok() {
+                return Ok(Some(id.clone()));
+            }
+        }
+        let found = self
+            .agent
+            .runtime
+            .list_pod_sandboxes()
+            .await?
+            .into_iter()
+            .find(|s| s.config.uid == uid && s.state == rkube_runtime::SandboxState::Ready)
+            .map(|s| s.id);
+        self.sandbox = found.clone();
+        Ok(found)
+    }
+
+    async fn sync(&mut self, update: &Update) -> anyhow::Result<Outcome> {
+        let pod = &update.pod;
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        if update.removed {
+            self.terminate(pod, Duration::ZERO).await?;
+            return Ok(Outcome::Done);
+        }
+        if pod.metadata.deletion_timestamp.is_some() {
+            let grace = pod
+                .metadata
+                .deletion_grace_period_seconds
+                .or(pod
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.termination_grace_period_seconds))
+                .unwrap_or(30)
+                .max(0) as u64;
+            self.terminate(pod, Duration::from_secs(grace)).await?;
+            self.report(pod, &uid, true).await?;
+            self.delete_object(pod).await?;
+            return Ok(Outcome::Resync(Duration::from_secs(2)));
+        }
+        let phase = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_default();
+        if phase == "Succeeded" || phase == "Failed" {
+            // Terminal: nothing runs again; keep containers for logs.
+            if let Some(sb) = self.find_sandbox(&uid).await? {
+                self.agent.runtime.stop_pod_sandbox(&sb).await?;
+            }
+            self.probes.stop_all();
+            return Ok(Outcome::Resync(Duration::from_secs(30)));
+        }
+        if self.start_time.is_none() {
+            self.start_time = pod
+                .status
+                .as_ref()
+                .and_then(|s| s.start_time.as_ref())
+                .map(|t| crate::time::to_seconds(&t.0.to_string()))
+                .or_else(|| Some(crate::time::now()));
+        }
+        let sandbox = match self.find_sandbox(&uid).await? {
+            Some(id) => id,
+            None => match self.create_sandbox(pod).await {
+                Ok(id) => id,
+                Err(e) => {
+                    self.event(
+                        pod,
+                        None,
+                        "Warning",
+                        "FailedCreatePodSandBox",
+                        &format!("Failed to create pod sandbox: {e}"),
+                    )
+                    .await;
+                    self.report(pod, &uid, false).await?;
+                    return Ok(Outcome::Resync(Duration::from_secs(5)));
+                }
+            },
+        };
+        let spec = pod.spec.clone().unwrap_or_default();
+        let policy = spec
+            .restart_policy
+            .clone()
+            .unwrap_or_else(|| "Always".into());
+        let mut next = Duration::from_secs(5);
+
+        // Init containers, one at a time and in order.
+        let mut init_done = true;
+        for c in spec.init_containers.clone().unwrap_or_default() {
+            let runtime = self.containers_of(&uid).await?;
+            let latest = status::latest(&runtime, &c.name);
+            match latest.map(|s| (s.state, s.exit_code)) {
+                Some((ContainerState::Exited, Some(0))) => continue,
+                Some((ContainerState::Running, _)) | Some((ContainerState::Created, _)) => {
+                    init_done = false;
+                    next = next.min(Duration::from_millis(500));
+                    break;
+                }
+                Some((_, _)) if policy == "Never" => {
+                    init_done = false;
+                    break;
+                }
+                Some(_) => {
+                    init_done = false;
+                    if let Some(d) = self
+                        .maybe_restart(pod, &sandbox, &c, latest, &runtime)
+                        .await
+                    {
+                        next = next.min(d);
+                    }
+                    break;
+                }
+                None => {
+                    init_done = false;
+                    self.start(pod, &sandbox, &c, 0).await;
+                    next = next.min(Duration::from_millis(300));
+                    break;
+                }
+            }
+        }
+
+        if init_done {
+            let runtime = self.containers_of(&uid).await?;
+            for c in &spec.containers {
+                let latest = status::latest(&runtime, &c.name);
+                match latest.map(|s| (s.state, s.exit_code.unwrap_or(0))) {
+                    None => {
+                        self.start(pod, &sandbox, c, 0).await;
+                        next = next.min(Duration::from_millis(300));
+                    }
+                    Some((ContainerState::Running, _)) => {
+                        self.waiting.remove(&c.name);
+                        if let Some(l) = latest {
+                            self.probes.ensure(pod, c, l);
+                        }
+                    }
+                    Some((ContainerState::Created, _)) => {
+                        next = next.min(Duration::from_millis(300));
+                    }
+                    Some((_, code)) => {
+                        self.probes.forget(&c.name);
+                        let restart = match policy.as_str() {
+                            "Never" => false,
+                            "OnFailure" => code != 0,
+                            _ => true,
+                        };
+                        if restart {
+                            if let Some(d) =
+                                self.maybe_restart(pod, &sandbox, c, latest, &runtime).await
+                            {
+                                next = next.min(d);
+                            }
+                        }
+                    }
+                }
+            }
+            // A liveness failure asks for a restart.
+            for name in self.probes.take_restarts() {
+                if let Some(l) = status::latest(&runtime, &name) {
+                    let grace = spec.termination_grace_period_seconds.unwrap_or(30).max(0) as u64;
+                    let _ = self
+                        .agent
+                        .runtime
+                        .stop_container(&l.id, Duration::from_secs(grace))
+                        .await;
+                    next = Duration::from_millis(100);
+                }
+            }
+        }
+        self.report(pod, &uid, false).await?;
+        self.gc_old_attempts(&uid).await;
+        Ok(Outcome::Resync(next))
+    }
+
+    async fn create_sandbox(&mut self, pod: &Pod) -> Result<String, RuntimeError> {
+        let cfg = spec::sandbox_config(&self.agent.config, pod);
+        let id = self.agent.runtime.run_pod_sandbox(cfg).await?;
+        let host_network = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.host_network)
+            .unwrap_or(false);
+        let ip = if host_network {
+            Some(self.agent.config.node_ip.to_string())
+        } else {
+            self.agent.network_setup(pod, &id).await
+        };
+        self.agent.runtime.set_pod_sandbox_ip(&id, ip).await?;
+        self.sandbox = Some(id.clone());
+        Ok(id)
+    }
+
+    /// Restarts an exited container unless it is backing off.
+    async fn maybe_restart(
+        &mut self,
+        pod: &Pod,
+        sandbox: &str,
+        c: &Container,
+        latest: Option<&ContainerStatus>,
+        _all: &[ContainerStatus],
+    ) -> Option<Duration> {
+        let latest = latest?;
+        let ran_for = match (&latest.started_at, &latest.finished_at) {
+            (Some(s), Some(_f)) => {
+                crate::time::seconds_since(s)
+                    - latest
+                        .finished_at
+                        .as_deref()
+                        .map(crate::time::seconds_since)
+                        .unwrap_or(0.0)
+            }
+            _ => 0.0,
+        };
+        if ran_for >= BACKOFF_RESET_AFTER_RUNNING {
+            self.backoff.remove(&c.name);
+        }
+        let since_exit = latest
+            .finished_at
+            .as_deref()
+            .map(crate::time::seconds_since)
+            .unwrap_or(0.0);
+        if let Some(b) = self.backoff.get(&c.name) {
+            if b.after == latest.id && since_exit < b.delay.as_secs_f64() {
+                let left = b.delay.as_secs_f64() - since_exit;
+                let msg = format!(
+                    "back-off {} restarting failed container={} pod={}",
+                    go_duration(b.delay),
+                    c.name,
+                    pod_ref(pod)
+                );
+                let first = self.waiting.get(&c.name).map(|w| w.reason.as_str())
+                    != Some("CrashLoopBackOff");
+                self.waiting
+                    .insert(c.name.clone(), Waiting::new("CrashLoopBackOff", &msg));
+                if first {
+                    self.event(
+                        pod,
+                        Some(&c.name),
+                        "Warning",
+                        "BackOff",
+                        &format!(
+                            "Back-off restarting failed container {} in pod {}",
+                            c.name,
+                            pod_ref(pod)
+                        ),
+                    )
+                    .await;
+                }
+                return Some(Duration::from_secs_f64(left.max(0.05)));
+            }
+            if b.after == latest.id {
+                // Back-off over: restart now, keep the delay for the next failure.
+            }
+        }
+        let delay = match self.backoff.get(&c.name) {
+            Some(b) if b.after != latest.id => (b.delay * 2).min(BACKOFF_MAX),
+            Some(b) => b.delay,
+            None => BACKOFF_INITIAL,
+        };
+        let attempt = latest.attempt + 1;
+        self.start(pod, sandbox, c, attempt).await;
+        // The next exit of this new attempt backs off for `delay`.
+        self.backoff.insert(
+            c.name.clone(),
+            Backoff {
+                delay,
+                after: String::new(),
+            },
+        );
+        if let Ok(list) = self
+            .containers_of(pod.metadata.uid.as_deref().unwrap_or(""))
+            .await
+        {
+            if let Some(new) = status::latest(&list, &c.name) {
+                if let Some(b) = self.backoff.get_mut(&c.name) {
+                    b.after = new.id.clone();
+                }
+            }
+        }
+        Some(Duration::from_millis(300))
+    }
+
+    /// Pulls the image, resolves the config, creates and starts one container.
+    async fn start(&mut self, pod: &Pod, sandbox: &str, c: &Container, attempt: u32) {
+        let image = c.image.clone().unwrap_or_default();
+        if let Some((until, _)) = self.pull_backoff.get(&c.name) {
+            if Instant::now() < *until {
+                self.waiting.insert(
+                    c.name.clone(),
+                    Waiting::new(
+                        "ImagePullBackOff",
+                        &format!("Back-off pulling image \"{image}\""),
+                    ),
+                );
+                return;
+            }
+        }
+        match images::ensure(&self.agent, pod, c).await {
+            Ok(events) => {
+                for (reason, msg) in events {
+                    self.event(pod, Some(&c.name), "Normal", reason, &msg).await;
+                }
+                self.pull_backoff.remove(&c.name);
+            }
+            Err(images::PullError {
+                reason,
+                message,
+                event,
+            }) => {
+                if let Some(ev) = event {
+                    self.event(pod, Some(&c.name), "Warning", "Failed", &ev)
+                        .await;
+                }
+                self.event(
+                    pod,
+                    Some(&c.name),
+                    "Warning",
+                    "Failed",
+                    &format!("Error: {reason}"),
+                )
+                .await;
+                let delay = self
+                    .pull_backoff
+                    .get(&c.name)
+                    .map(|(_, d)| (*d * 2).min(BACKOFF_MAX))
+                    .unwrap_or(BACKOFF_INITIAL);
+                self.pull_backoff
+                    .insert(c.name.clone(), (Instant::now() + delay, delay));
+                self.waiting
+                    .insert(c.name.clone(), Waiting::new(&reason, &message));
+                return;
+            }
+        }
+        let ns = pod.metadata.namespace.clone().unwrap_or_default();
+        let mut lookup = spec::Lookup::new(&self.agent.client, &ns);
+        let node_ip = self.agent.config.node_ip.to_string();
+        let env = async {
+            let env = spec::env(pod, c, &mut lookup, &node_ip).await?;
+            if let Ok(Some(img)) = self.agent.images.image_status(&image).await {
+                spec::verify_non_root(pod, c, img.uid, &img.username)?;
+            }
+            Ok::<_, spec::ConfigError>(env)
+        }
+        .await;
+        let env = match env {
+            Ok(env) => env,
+            Err(e) => {
+                let changed =
+                    self.waiting.get(&c.name).map(|w| w.message.clone()) != Some(e.0.clone());
+                self.waiting.insert(
+                    c.name.clone(),
+                    Waiting::new("CreateContainerConfigError", &e.0),
+                );
+                if changed {
+                    self.event(
+                        pod,
+                        Some(&c.name),
+                        "Warning",
+                        "Failed",
+                        &format!("Error: {}", e.0),
+                    )
+                    .await;
+                }
+                return;
+            }
+        };
+        let mounts = match volumes::mounts(&self.agent, pod, c, &mut lookup).await {
+            Ok(m) => m,
+            Err(e) => {
+                let msg = e.to_string();
+                let changed =
+                    self.waiting.get(&c.name).map(|w| w.message.clone()) != Some(msg.clone());
+                self.waiting
+                    .insert(c.name.clone(), Waiting::new("ContainerCreating", ""));
+                if changed {
+                    self.event(pod, Some(&c.name), "Warning", "FailedMount", &msg)
+                        .await;
+                    self.waiting.insert(
+                        c.name.clone(),
+                        Waiting {
+                            reason: "ContainerCreating".into(),
+                            message: String::new(),
+                        },
+                    );
+                }
+                return;
+            }
+        };
+        let cfg = spec::container_config(pod, c, attempt, env, mounts);
+        let id = match self.agent.runtime.create_container(sandbox, cfg).await {
+            Ok(id) => id,
+            Err(e) => {
+                let msg = e.to_string();
+                self.waiting
+                    .insert(c.name.clone(), Waiting::new("CreateContainerError", &msg));
+                self.event(
+                    pod,
+                    Some(&c.name),
+                    "Warning",
+                    "Failed",
+                    &format!("Error: {msg}"),
+                )
+                .await;
+                return;
+            }
+        };
+        self.event(
+            pod,
+            Some(&c.name),
+            "Normal",
+            "Created",
+            &format!("Created container: {}", c.name),
+        )
+        .await;
+        match self.agent.runtime.start_container(&id).await {
+            Ok(()) => {
+                self.waiting.remove(&c.name);
+                self.event(
+                    pod,
+                    Some(&c.name),
+                    "Normal",
+                    "Started",
+                    &format!("Started container {}", c.name),
+                )
+                .await;
+            }
+            Err(e) => {
+                self.event(
+                    pod,
+                    Some(&c.name),
+                    "Warning",
+                    "Failed",
+                    &format!("Error: failed to start container \"{}\": {e}", c.name),
+                )
+                .await;
+            }
+        }
+    }
+
+    /// Stops every container (preStop hooks, SIGTERM, grace, SIGKILL) and removes the sandbox.
+    async fn terminate(&mut self, pod: &Pod, grace: Duration) -> anyhow::Result<()> {
+        self.probes.stop_all();
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let running: Vec<ContainerStatus> = self
+            .containers_of(&uid)
+            .await?
+            .into_iter()
+            .filter(|c| c.state == ContainerState::Running)
+            .collect();
+        let deadline = Instant::now() + grace;
+        let mut stops = Vec::new();
+        for c in running {
+            self.event(
+                pod,
+                Some(&c.name),
+                "Normal",
+                "Killing",
+                &format!("Stopping container {}", c.name),
+            )
+            .await;
+            let agent = self.agent.clone();
+            let spec_c = pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.containers.iter().find(|x| x.name == c.name).cloned());
+            let pod = pod.clone();
+            stops.push(tokio::spawn(async move {
+                if let Some(sc) = spec_c {
+                    probes::pre_stop(&agent, &pod, &sc, &c, deadline).await;
+                }
+                let left = deadline.saturating_duration_since(Instant::now());
+                let _ = agent.runtime.stop_container(&c.id, left).await;
+            }));
+        }
+        for s in stops {
+            let _ = s.await;
+        }
+        if let Some(sb) = self.find_sandbox(&uid).await? {
+            self.agent.network_teardown(pod, &sb).await;
+            self.agent.runtime.stop_pod_sandbox(&sb).await?;
+        }
+        Ok(())
+    }
+
+    /// The final delete after the containers are gone (the kubelet's part of graceful
+    /// deletion), guarded by the uid so a new pod of the same name is never touched.
+    async fn delete_object(&mut self, pod: &Pod) -> anyhow::Result<()> {
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        for sb in self.agent.runtime.list_pod_sandboxes().await? {
+            if sb.config.uid == uid {
+                self.agent.runtime.remove_pod_sandbox(&sb.id).await?;
+            }
+        }
+        self.sandbox = None;
+        remove_pod_dir(&self.agent.config.pod_dir(&uid));
+        let api: Api<Pod> = Api::namespaced(
+            self.agent.client.clone(),
+            pod.metadata.namespace.as_deref().unwrap_or("default"),
+        );
+        let dp = DeleteParams {
+            grace_period_seconds: Some(0),
+            preconditions: Some(Preconditions {
+                uid: Some(uid),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
+        match api
+            .delete(pod.metadata.name.as_deref().unwrap_or(""), &dp)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes the pod status when it changed.
+    async fn report(&mut self, pod: &Pod, uid: &str, terminating: bool) -> anyhow::Result<()> {
+        let runtime = self.containers_of(uid).await?;
+        let sandbox_ip = match &self.sandbox {
+            Some(id) => self
+                .agent
+                .runtime
+                .pod_sandbox_status(id)
+                .await
+                .ok()
+                .and_then(|s| s.ip),
+            None => None,
+        };
+        let input = status::Input {
+            pod,
+            runtime: &runtime,
+            waiting: &self.waiting,
+            probes: &self.probes,
+            host_ip: &self.agent.config.node_ip.to_string(),
+            pod_ip: sandbox_ip,
+            start_time: self.start_time.clone(),
+            sandbox_ready: self.sandbox.is_some() && !terminating,
+        };
+        let new = status::build(&input);
+        if self.last_status.as_ref() == Some(&new) {
+            return Ok(());
+        }
+        let api: Api<Pod> = Api::namespaced(
+            self.agent.client.clone(),
+            pod.metadata.namespace.as_deref().unwrap_or("default"),
+        );
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let body = serde_json::json!({"metadata": {"uid": uid}, "status": new});
+        match api
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(body))
+            .await
+        {
+            Ok(_) => {
+                self.last_status = Some(new);
+                Ok(())
+            }
+            Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Keeps the latest two attempts of each container (current and previous, for
+    /// `kubectl logs --previous`); older ones are removed.
+    async fn gc_old_attempts(&self, uid: &str) {
+        let Ok(list) = self.containers_of(uid).await else {
+            return;
+        };
+        let mut by_name: HashMap<&str, Vec<&ContainerStatus>> = HashMap::new();
+        for c in &list {
+            by_name.entry(c.name.as_str()).or_default().push(c);
+        }
+        for (_, mut v) in by_name {
+            v.sort_by_key(|c| std::cmp::Reverse(c.attempt));
+            for old in v.iter().skip(2) {
+                if old.state != ContainerState::Running {
+                    let _ = self.agent.runtime.remove_container(&old.id).await;
+                }
+            }
+        }
+    }
+
+    async fn event(
+        &self,
+        pod: &Pod,
+        container: Option<&str>,
+        type_: &str,
+        reason: &str,
+        msg: &str,
+    ) {
+        let obj = Involved {
+            kind: "Pod",
+            api_version: "v1",
+            namespace: pod.metadata.namespace.as_deref().unwrap_or("default"),
+            name: pod.metadata.name.as_deref().unwrap_or(""),
+            uid: pod.metadata.uid.as_deref().unwrap_or(""),
+            field_path: container.map(|c| field_path(pod, c)),
+        };
+        self.agent.events.record(&obj, type_, reason, msg).await;
+    }
+}
+
+/// `spec.containers{app}` or `spec.initContainers{init}`.
+fn field_path(pod: &Pod, name: &str) -> String {
+    let init = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.init_containers.as_ref())
+        .is_some_and(|v| v.iter().any(|c| c.name == name));
+    if init {
+        format!("spec.initContainers{{{name}}}")
+    } else {
+        format!("spec.containers{{{name}}}")
+    }
+}
+
+/// `name_namespace(uid)`, the way the kubelet names a pod in messages.
+pub fn pod_ref(pod: &Pod) -> String {
+    format!(
+        "{}_{}({})",
+        pod.metadata.name.as_deref().unwrap_or(""),
+        pod.metadata.namespace.as_deref().unwrap_or(""),
+        pod.metadata.uid.as_deref().unwrap_or("")
+    )
+}
+
+fn pod_key(pod: &Pod) -> String {
+    format!(
+        "{}/{}",
+        pod.metadata.namespace.as_deref().unwrap_or(""),
+        pod.metadata.name.as_deref().unwrap_or("")
+    )
+}
+
+/// Go's `time.Duration` text for whole seconds: `10s`, `1m20s`, `5m0s`.
+pub fn go_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m{}s", s / 60, s % 60)
+    } else {
+        format!("{}h{}m{}s", s / 3600, (s % 3600) / 60, s % 60)
+    }
+}
+
+/// Removes a pod's directory, unmounting tmpfs volumes first.
+pub fn remove_pod_dir(dir: &std::path::Path) {
+    volumes::unmount_all(dir);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(go_duration(Duration::from_secs(10)), "10s");
+        assert_eq!(go_duration(Duration::from_secs(80)), "1m20s");
+        assert_eq!(go_duration(Duration::from_secs(300)), "5m0s");
+    }
+}
