@@ -1,0 +1,466 @@
+//! Pods as real containers on the server's own node, driven by real kubectl: the seed's
+//! busybox httpd with probes, sidecars sharing localhost and a volume, crash loops, OOM
+//! kills, liveness restarts, readiness, env from ConfigMaps, and an agent restart.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use rkube_e2e::images::busybox_image;
+use rkube_e2e::Cluster;
+
+const NODE: &str = "node-a";
+
+fn cluster() -> Cluster {
+    let c = Cluster::start(&["--node-name", NODE]);
+    let archive = busybox_image(c.dir.path(), "busybox:e2e");
+    c.import_image(&archive);
+    c.wait_until(Duration::from_secs(30), "node registered", || {
+        c.kubectl(&["get", "node", NODE]).code == 0
+    });
+    c
+}
+
+fn apply(c: &Cluster, yaml: &str) {
+    c.kubectl_stdin(rkube_e2e::KUBECTL_1_32, &["apply", "-f", "-"], yaml)
+        .ok();
+}
+
+fn jsonpath(c: &Cluster, obj: &str, path: &str) -> String {
+    let r = c.kubectl(&["get", obj, "-o", &format!("jsonpath={path}")]);
+    r.stdout
+}
+
+fn wait_jsonpath(c: &Cluster, obj: &str, path: &str, what: &str, f: impl Fn(&str) -> bool) {
+    c.wait_until(Duration::from_secs(60), what, || f(&jsonpath(c, obj, path)));
+}
+
+/// The network namespace file of the pod's sandbox (found through the agent's records).
+fn pod_netns(c: &Cluster, pod: &str) -> PathBuf {
+    let dir = c.data_dir().join("agent/sandboxes");
+    for e in std::fs::read_dir(&dir).expect("sandboxes").flatten() {
+        let rec: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(e.path().join("sandbox.json")).unwrap_or_default(),
+        )
+        .unwrap_or_default();
+        if rec["config"]["name"] == pod {
+            return e.path().join("ns/net");
+        }
+    }
+    panic!("no sandbox for pod {pod}");
+}
+
+fn wget_in_pod(c: &Cluster, pod: &str, url: &str) -> String {
+    let o = Command::new("nsenter")
+        .arg(format!("--net={}", pod_netns(c, pod).display()))
+        .args(["--", "curl", "-s", "--max-time", "3", url])
+        .output()
+        .expect("nsenter");
+    if !o.status.success() {
+        eprintln!("wget in pod {pod}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+const SEED_POD: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  nodeName: node-a
+  containers:
+  - name: httpd
+    image: busybox:e2e
+    command: ["sh", "-c", "mkdir -p /www && echo hello > /www/index.html && echo ok > /www/health && exec httpd -f -p 8080 -h /www"]
+    ports: [{name: http, containerPort: 8080}]
+    resources:
+      requests: {cpu: 50m, memory: 16Mi}
+      limits: {cpu: 200m, memory: 64Mi}
+    readinessProbe:
+      httpGet: {path: /health, port: http}
+      periodSeconds: 1
+    livenessProbe:
+      httpGet: {path: /health, port: 8080}
+      periodSeconds: 2
+"#;
+
+#[test]
+fn seed_pod_runs_is_ready_answers_and_deletes_gracefully() {
+    let c = cluster();
+    apply(&c, SEED_POD);
+    c.kubectl(&["wait", "--for=condition=Ready", "pod/web", "--timeout=60s"])
+        .ok();
+    let pod = c.kubectl(&["get", "pod", "web", "-o", "json"]).ok().json();
+    let st = &pod["status"];
+    assert_eq!(st["phase"], "Running");
+    assert_eq!(st["qosClass"], "Burstable");
+    assert_eq!(st["containerStatuses"][0]["ready"], true);
+    assert_eq!(st["containerStatuses"][0]["restartCount"], 0);
+    assert!(st["containerStatuses"][0]["state"]["running"]["startedAt"].is_string());
+    assert!(st["startTime"].is_string());
+    for cond in ["PodScheduled", "Initialized", "ContainersReady", "Ready"] {
+        let found = st["conditions"]
+            .as_array()
+            .expect("conditions")
+            .iter()
+            .any(|x| x["type"] == cond && x["status"] == "True");
+        assert!(found, "{cond} True in {st}");
+    }
+    assert_eq!(wget_in_pod(&c, "web", "http://127.0.0.1:8080/"), "hello\n");
+    let get = c.kubectl(&["get", "pod", "web"]).ok().stdout;
+    assert!(get.contains("1/1") && get.contains("Running"), "{get}");
+    let describe = c.kubectl(&["describe", "pod", "web"]).ok().stdout;
+    for ev in ["Pulled", "Created", "Started"] {
+        assert!(describe.contains(ev), "event {ev} in:\n{describe}");
+    }
+    c.kubectl(&["delete", "pod", "web", "--grace-period=1"])
+        .ok();
+    assert!(c.kubectl(&["get", "pod", "web"]).code != 0);
+    let left = std::fs::read_dir(c.data_dir().join("agent/sandboxes"))
+        .expect("dir")
+        .count();
+    assert_eq!(left, 0, "sandbox removed");
+}
+
+#[test]
+fn sidecar_shares_localhost_and_a_volume() {
+    let c = cluster();
+    apply(
+        &c,
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: pair}
+spec:
+  nodeName: node-a
+  volumes: [{name: shared, emptyDir: {}}]
+  containers:
+  - name: app
+    image: busybox:e2e
+    command: ["sh", "-c", "mkdir -p /www && echo from-app > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    volumeMounts: [{name: shared, mountPath: /data}]
+  - name: sidecar
+    image: busybox:e2e
+    command: ["sh", "-c", "while true; do wget -qO /data/copy http://127.0.0.1:8080/ && break; sleep 0.2; done; exec sleep 3600"]
+    volumeMounts: [{name: shared, mountPath: /data}]
+"#,
+    );
+    c.kubectl(&["wait", "--for=condition=Ready", "pod/pair", "--timeout=60s"])
+        .ok();
+    let copy = c
+        .dir
+        .path()
+        .join("data/agent/pods")
+        .read_dir()
+        .expect("pods dir")
+        .flatten()
+        .map(|p| p.path().join("volumes/kubernetes.io~empty-dir/shared/copy"))
+        .find(|p| p.exists());
+    c.wait_until(Duration::from_secs(20), "sidecar copied the page", || {
+        c.dir
+            .path()
+            .join("data/agent/pods")
+            .read_dir()
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|p| {
+                std::fs::read_to_string(
+                    p.path().join("volumes/kubernetes.io~empty-dir/shared/copy"),
+                )
+                .is_ok_and(|s| s == "from-app\n")
+            })
+    });
+    let _ = copy;
+    assert_eq!(
+        jsonpath(&c, "pod/pair", "{.status.containerStatuses[*].ready}"),
+        "true true"
+    );
+}
+
+#[test]
+fn crash_loop_backs_off_and_oom_is_reported() {
+    let c = cluster();
+    apply(
+        &c,
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: crasher}
+spec:
+  nodeName: node-a
+  containers:
+  - {name: app, image: busybox:e2e, command: ["sh", "-c", "echo dying; exit 3"]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hog}
+spec:
+  nodeName: node-a
+  restartPolicy: Never
+  containers:
+  - name: app
+    image: busybox:e2e
+    command: ["sh", "-c", "exec tail /dev/zero"]
+    resources: {limits: {memory: 32Mi}}
+"#,
+    );
+    wait_jsonpath(
+        &c,
+        "pod/hog",
+        "{.status.containerStatuses[0].state.terminated.reason}",
+        "OOMKilled",
+        |s| s == "OOMKilled",
+    );
+    assert_eq!(
+        jsonpath(
+            &c,
+            "pod/hog",
+            "{.status.containerStatuses[0].state.terminated.exitCode}"
+        ),
+        "137"
+    );
+    assert_eq!(jsonpath(&c, "pod/hog", "{.status.phase}"), "Failed");
+    wait_jsonpath(
+        &c,
+        "pod/crasher",
+        "{.status.containerStatuses[0].state.waiting.reason}",
+        "CrashLoopBackOff",
+        |s| s == "CrashLoopBackOff",
+    );
+    let msg = jsonpath(
+        &c,
+        "pod/crasher",
+        "{.status.containerStatuses[0].state.waiting.message}",
+    );
+    assert!(
+        msg.starts_with("back-off 10s restarting failed container=app pod=crasher_default("),
+        "{msg}"
+    );
+    assert_eq!(
+        jsonpath(
+            &c,
+            "pod/crasher",
+            "{.status.containerStatuses[0].lastState.terminated.exitCode}"
+        ),
+        "3"
+    );
+    // The next restart comes after the 10 s back-off, and the count keeps growing.
+    wait_jsonpath(
+        &c,
+        "pod/crasher",
+        "{.status.containerStatuses[0].restartCount}",
+        "2 restarts",
+        |s| s.parse::<u32>().unwrap_or(0) >= 2,
+    );
+    let get = c.kubectl(&["get", "pod", "crasher"]).ok().stdout;
+    assert!(
+        get.contains("CrashLoopBackOff") || get.contains("Error") || get.contains("Running"),
+        "{get}"
+    );
+    let events = c
+        .kubectl(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=crasher",
+        ])
+        .ok()
+        .stdout;
+    assert!(events.contains("BackOff"), "{events}");
+}
+
+#[test]
+fn liveness_restarts_and_readiness_follows_the_probe() {
+    let c = cluster();
+    apply(
+        &c,
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: probed}
+spec:
+  nodeName: node-a
+  containers:
+  - name: app
+    image: busybox:e2e
+    command: ["sh", "-c", "touch /tmp/ready; sleep 4; rm /tmp/ready; sleep 3600"]
+    readinessProbe:
+      exec: {command: ["cat", "/tmp/ready"]}
+      periodSeconds: 1
+      failureThreshold: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: unhealthy}
+spec:
+  nodeName: node-a
+  containers:
+  - name: app
+    image: busybox:e2e
+    command: ["sh", "-c", "mkdir -p /www && echo ok > /www/health && (sleep 3; rm /www/health) & exec httpd -f -p 8080 -h /www"]
+    livenessProbe:
+      httpGet: {path: /health, port: 8080}
+      periodSeconds: 1
+      failureThreshold: 2
+"#,
+    );
+    c.kubectl(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/probed",
+        "--timeout=60s",
+    ])
+    .ok();
+    wait_jsonpath(
+        &c,
+        "pod/probed",
+        "{.status.conditions[?(@.type==\"Ready\")].status}",
+        "readiness false",
+        |s| s == "False",
+    );
+    assert_eq!(jsonpath(&c, "pod/probed", "{.status.phase}"), "Running");
+    wait_jsonpath(
+        &c,
+        "pod/unhealthy",
+        "{.status.containerStatuses[0].restartCount}",
+        "liveness restart",
+        |s| s.parse::<u32>().unwrap_or(0) >= 1,
+    );
+    let events = c
+        .kubectl(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=unhealthy",
+        ])
+        .ok()
+        .stdout;
+    assert!(
+        events.contains("Unhealthy") && events.contains("Liveness probe failed"),
+        "{events}"
+    );
+    assert!(
+        events.contains("failed liveness probe, will be restarted"),
+        "{events}"
+    );
+}
+
+#[test]
+fn env_from_a_configmap_waits_for_it() {
+    let c = cluster();
+    apply(
+        &c,
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: envpod, labels: {tier: backend}}
+spec:
+  nodeName: node-a
+  restartPolicy: Never
+  containers:
+  - name: app
+    image: busybox:e2e
+    command: ["sh", "-c", "echo $GREETING $MY_POD $TIER $CPU_M > /dev/termination-log; cat /etc/config/greeting"]
+    env:
+    - name: GREETING
+      valueFrom: {configMapKeyRef: {name: settings, key: greeting}}
+    - name: MY_POD
+      valueFrom: {fieldRef: {fieldPath: metadata.name}}
+    - name: TIER
+      valueFrom: {fieldRef: {fieldPath: "metadata.labels['tier']"}}
+    - name: CPU_M
+      valueFrom: {resourceFieldRef: {resource: limits.cpu, divisor: 1m}}
+    resources: {limits: {cpu: 250m}}
+    volumeMounts: [{name: cfg, mountPath: /etc/config}]
+  volumes: [{name: cfg, configMap: {name: settings}}]
+"#,
+    );
+    wait_jsonpath(
+        &c,
+        "pod/envpod",
+        "{.status.containerStatuses[0].state.waiting.reason}",
+        "CreateContainerConfigError",
+        |s| s == "CreateContainerConfigError",
+    );
+    assert_eq!(
+        jsonpath(
+            &c,
+            "pod/envpod",
+            "{.status.containerStatuses[0].state.waiting.message}"
+        ),
+        "configmap \"settings\" not found"
+    );
+    c.kubectl(&[
+        "create",
+        "configmap",
+        "settings",
+        "--from-literal=greeting=hi",
+    ])
+    .ok();
+    wait_jsonpath(&c, "pod/envpod", "{.status.phase}", "Succeeded", |s| {
+        s == "Succeeded"
+    });
+    let log_dir = c.data_dir().join("agent/logs");
+    let log = std::fs::read_dir(&log_dir)
+        .expect("logs")
+        .flatten()
+        .find(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("default_envpod_")
+        })
+        .map(|e| std::fs::read_to_string(e.path().join("app/0.log")).unwrap_or_default())
+        .unwrap_or_default();
+    assert!(log.contains(" stdout F hi"), "{log}");
+    assert_eq!(
+        jsonpath(
+            &c,
+            "pod/envpod",
+            "{.status.containerStatuses[0].state.terminated.reason}"
+        ),
+        "Completed"
+    );
+}
+
+#[test]
+fn agent_restart_leaves_pods_running_and_untouched() {
+    let mut c = cluster();
+    apply(&c, SEED_POD);
+    c.kubectl(&["wait", "--for=condition=Ready", "pod/web", "--timeout=60s"])
+        .ok();
+    let started = jsonpath(
+        &c,
+        "pod/web",
+        "{.status.containerStatuses[0].state.running.startedAt}",
+    );
+    let id = jsonpath(&c, "pod/web", "{.status.containerStatuses[0].containerID}");
+    c.restart(&["--node-name", NODE]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        jsonpath(&c, "pod/web", "{.status.containerStatuses[0].containerID}"),
+        id
+    );
+    assert_eq!(
+        jsonpath(
+            &c,
+            "pod/web",
+            "{.status.containerStatuses[0].state.running.startedAt}"
+        ),
+        started
+    );
+    assert_eq!(
+        jsonpath(&c, "pod/web", "{.status.containerStatuses[0].restartCount}"),
+        "0"
+    );
+    assert_eq!(wget_in_pod(&c, "web", "http://127.0.0.1:8080/"), "hello\n");
+    assert_eq!(
+        std::fs::read_dir(c.data_dir().join("agent/containers"))
+            .expect("dir")
+            .count(),
+        1,
+        "nothing new started"
+    );
+}
