@@ -21,6 +21,7 @@ mod disruption;
 mod fields;
 mod http;
 mod immutable;
+mod nodeproxy;
 mod object;
 pub mod openapi;
 mod patch;
@@ -83,6 +84,8 @@ pub struct ApiServer {
     pub(crate) resources: Arc<resources::Resources>,
     /// The OpenAPI documents, built in the background at start (they take a moment).
     openapi: Arc<tokio::sync::OnceCell<Arc<openapi::OpenApi>>>,
+    /// TLS client settings for calls to kubelets (logs, exec, attach, port-forward).
+    pub(crate) kubelet_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// The served built-in resources and their subresources, for the OpenAPI documents.
@@ -185,6 +188,13 @@ pub async fn start(
         allocator: Mutex::new(alloc::Allocator::default()),
         resources: Arc::new(resources::Resources::default()),
         openapi: Arc::new(tokio::sync::OnceCell::new()),
+        kubelet_tls: match pki.kubelet_client_config() {
+            Ok(c) => Some(Arc::new(c)),
+            Err(e) => {
+                tracing::warn!("no kubelet client certificate: {e}");
+                None
+            }
+        },
     });
     let cell = server.openapi.clone();
     tokio::spawn(async move {
@@ -245,6 +255,16 @@ impl ApiServer {
         let started = Instant::now();
         let method = req.method().clone();
         let path = req.uri().path().to_string();
+        if let Some((ns, name, sub)) = nodeproxy::match_path(&path) {
+            let resp = match user {
+                None => error_response(&ApiError::unauthorized()),
+                Some(_) => nodeproxy::handle(&self, req, &ns, &name, &sub)
+                    .await
+                    .unwrap_or_else(|e| error_response(&e)),
+            };
+            debug!(%method, %path, %peer, status = resp.status().as_u16(), "pod stream");
+            return resp;
+        }
         // The body is always read (or drained, when too large) before answering: a reply
         // sent while a client is still sending is often lost to it.
         let (parts, body) = req.into_parts();

@@ -11,6 +11,7 @@ pub mod images;
 pub mod node;
 pub mod pods;
 pub mod probes;
+pub mod server;
 pub mod spec;
 pub mod status;
 pub mod time;
@@ -35,6 +36,9 @@ pub struct Config {
     pub cluster_domain: String,
     /// Labels to add to the Node (roles, …).
     pub node_labels: Vec<(String, String)>,
+    /// The kubelet server's port (10250) and certificates; no server without them.
+    pub server_port: u16,
+    pub server_tls: Option<server::ServerTls>,
 }
 
 impl Config {
@@ -139,6 +143,19 @@ pub async fn run(
     node::register(&agent).await?;
     let node_task = tokio::spawn(node::run(agent.clone(), cancel.clone()));
     let pods_task = tokio::spawn(pods::run(agent.clone(), cancel.clone()));
+    if let Some(tls) = agent.config.server_tls.clone() {
+        let listen = std::net::SocketAddr::new(
+            std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            agent.config.server_port,
+        );
+        let agent = agent.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if let Err(e) = server::run(agent, listen, tls, cancel).await {
+                tracing::error!("kubelet server: {e:#}");
+            }
+        });
+    }
     cancel.cancelled().await;
     let _ = tokio::join!(node_task, pods_task);
     Ok(())

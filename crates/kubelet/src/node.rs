@@ -118,7 +118,7 @@ pub fn node_status(agent: &Agent) -> Value {
             {"type": "InternalIP", "address": agent.config.node_ip.to_string()},
             {"type": "Hostname", "address": agent.config.node_name},
         ],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": agent.config.server_port}},
         "nodeInfo": {
             "machineID": read_trim("/etc/machine-id"),
             "systemUUID": read_trim("/sys/class/dmi/id/product_uuid"),

@@ -139,7 +139,22 @@ async fn start_agent(
         args: vec!["shim".into()],
     };
     let runtime = rkube_runtime::Runtime::open(images, shim).context("open the runtime")?;
+    let (cert_pem, key_pem) = api
+        .pki
+        .issue_serving_cert(
+            &node_name,
+            &[&node_name, "localhost"],
+            &[node_ip, IpAddr::V4(Ipv4Addr::LOCALHOST)],
+        )
+        .context("kubelet serving certificate")?;
+    let server_tls = rkube_kubelet::server::ServerTls {
+        cert_pem,
+        key_pem,
+        client_ca_pem: api.pki.ca_cert_pem().to_string(),
+    };
     let config = rkube_kubelet::Config {
+        server_port: 10250,
+        server_tls: Some(server_tls),
         node_name,
         node_ip,
         data_dir: args.data_dir.clone(),

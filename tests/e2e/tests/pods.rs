@@ -464,3 +464,130 @@ fn agent_restart_leaves_pods_running_and_untouched() {
         "nothing new started"
     );
 }
+
+#[test]
+fn logs_and_exec_through_the_api_server_with_kubectl_1_32() {
+    let c = cluster();
+    apply(
+        &c,
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: multi}
+spec:
+  nodeName: node-a
+  containers:
+  - name: main
+    image: busybox:e2e
+    command: ["sh", "-c", "echo one; echo two; sleep 0.3; echo three >&2; exec sleep 3600"]
+  - name: sidecar
+    image: busybox:e2e
+    command: ["sh", "-c", "echo from-sidecar; exec sleep 3600"]
+"#,
+    );
+    c.kubectl(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/multi",
+        "--timeout=60s",
+    ])
+    .ok();
+    c.wait_until(Duration::from_secs(10), "logs written", || {
+        c.kubectl(&["logs", "multi", "-c", "main"])
+            .stdout
+            .lines()
+            .count()
+            == 3
+    });
+    let r = c.kubectl(&["logs", "multi"]).ok();
+    assert_eq!(r.stdout, "one\ntwo\nthree\n");
+    assert!(
+        r.stderr
+            .contains("Defaulted container \"main\" out of: main, sidecar"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        c.kubectl(&["logs", "multi", "-c", "sidecar"]).ok().stdout,
+        "from-sidecar\n"
+    );
+    assert_eq!(
+        c.kubectl(&["logs", "multi", "-c", "main", "--tail=1"])
+            .ok()
+            .stdout,
+        "three\n"
+    );
+    let ts = c
+        .kubectl(&["logs", "multi", "-c", "main", "--timestamps"])
+        .ok()
+        .stdout;
+    let first = ts.lines().next().unwrap_or("");
+    assert!(
+        first.ends_with(" one") && first.starts_with("20") && first.contains('T'),
+        "{ts}"
+    );
+    let r = c.kubectl(&["logs", "multi", "-c", "nope"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("container nope is not valid for pod multi"),
+        "{}",
+        r.stderr
+    );
+    let r = c.kubectl(&["logs", "multi", "-c", "main", "--previous"]);
+    assert!(
+        r.stderr
+            .contains("previous terminated container \"main\" in pod \"multi\" not found"),
+        "{}",
+        r.stderr
+    );
+
+    // exec: stdout and stderr apart, the exit code reported, stdin piped in.
+    let r = c.kubectl(&[
+        "exec",
+        "multi",
+        "-c",
+        "main",
+        "--",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert_eq!(r.stdout, "out\n");
+    assert!(
+        r.stderr.contains("err\n") && r.stderr.contains("command terminated with exit code 3"),
+        "{}",
+        r.stderr
+    );
+    let r = c
+        .kubectl(&["exec", "multi", "-c", "sidecar", "--", "hostname"])
+        .ok();
+    assert_eq!(r.stdout, "multi\n");
+    let r = c
+        .kubectl_stdin(
+            rkube_e2e::KUBECTL_1_32,
+            &[
+                "exec",
+                "-i",
+                "multi",
+                "-c",
+                "main",
+                "--",
+                "sh",
+                "-c",
+                "cat; echo done",
+            ],
+            "piped\n",
+        )
+        .ok();
+    assert_eq!(r.stdout, "piped\ndone\n");
+    let r = c
+        .kubectl(&["-v=6", "exec", "multi", "-c", "main", "--", "true"])
+        .ok();
+    assert!(
+        !r.stderr.contains("fallback"),
+        "WebSocket used, no SPDY fallback: {}",
+        r.stderr
+    );
+}

@@ -254,6 +254,52 @@ impl Pki {
     }
 }
 
+impl Pki {
+    /// Issues a serving certificate (EKU serverAuth) for a node's kubelet: `dns` names and
+    /// `ips` as SANs. Returns `(certificate PEM, key PEM)`; nothing is written to disk.
+    pub fn issue_serving_cert(
+        &self,
+        common_name: &str,
+        dns: &[&str],
+        ips: &[IpAddr],
+    ) -> Result<(String, String), PkiError> {
+        let ca = Ca::parse(&self.ca_cert_pem, &self.ca_key_pem, CA_CERT_FILE)?;
+        let sans: Vec<San> = dns
+            .iter()
+            .map(|d| San::Dns(d.to_ascii_lowercase()))
+            .chain(ips.iter().map(|ip| San::Ip(*ip)))
+            .collect();
+        ca.issue(&LeafSpec {
+            common_name,
+            organizations: &[],
+            sans: &sans,
+            usage: ExtendedKeyUsagePurpose::ServerAuth,
+        })
+    }
+
+    /// A TLS client configuration for the API server's calls to kubelets: it trusts only the
+    /// cluster CA and presents a client certificate for `kube-apiserver-kubelet-client`.
+    pub fn kubelet_client_config(&self) -> Result<rustls::ClientConfig, PkiError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = RootCertStore::empty();
+        roots.add(self.ca_cert_der()?)?;
+        let (cert_pem, key_pem) =
+            self.issue_client_cert("kube-apiserver-kubelet-client", &["system:masters"])?;
+        let cert = cert_der_from_pem(&cert_pem, "kubelet client certificate")?;
+        let key =
+            PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| PkiError::Invalid {
+                what: "kubelet client key".into(),
+                reason: e.to_string(),
+            })?;
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_client_auth_cert(vec![cert], key)?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(config)
+    }
+}
+
 /// Creates the CA, serving and admin certificates under `cfg.tls_dir` on first start, or
 /// loads and reuses them on later starts. See the [module documentation](self) for when a
 /// leaf certificate is re-issued.
