@@ -10,6 +10,8 @@ packages=(
   etcd-server         # etcd backend tests and HA setups
   nftables iproute2   # service proxy, pod network, test network namespaces
   busybox-static      # test images
+  runc                # the reference runtime in the container benchmark
+  util-linux          # nsenter (e2e harness)
   docker-registry     # local registry for image pull tests
   curl ca-certificates openssl   # openssl: token-auth test certificates and JWT signing
 )

@@ -3,9 +3,20 @@
 //! `reconcile(key)` converges the cluster. Controllers are API clients like any other: they
 //! never touch the store.
 
+mod claim;
+pub mod deployment;
+mod events;
+mod expectations;
 pub mod garbage_collector;
+pub mod informer;
 pub mod namespace;
+mod pod_order;
+mod queue;
+pub mod replicaset;
 mod resources;
+pub mod serviceaccount;
+mod util;
+pub mod workloads;
 
 use kube::Client;
 use tokio_util::sync::CancellationToken;
@@ -16,5 +27,6 @@ pub async fn run(client: Client, cancel: CancellationToken) {
     info!("controller manager starting");
     let gc = tokio::spawn(garbage_collector::run(client.clone(), cancel.clone()));
     let ns = tokio::spawn(namespace::run(client.clone(), cancel.clone()));
-    let _ = tokio::join!(gc, ns);
+    let workloads = tokio::spawn(workloads::run(client.clone(), cancel.clone()));
+    let _ = tokio::join!(gc, ns, workloads);
 }

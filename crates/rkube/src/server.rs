@@ -95,6 +95,12 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
             .context("controller manager credentials")?;
         tokio::spawn(rkube_controllers::run(client, shutdown.clone()))
     };
+    let scheduler = {
+        let client = component_client(&api, "system:kube-scheduler", &[])
+            .await
+            .context("scheduler credentials")?;
+        tokio::spawn(rkube_scheduler::run(client, shutdown.clone()))
+    };
     let agent = if args.disable_agent {
         None
     } else {
@@ -112,6 +118,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     shutdown.cancel();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), api.task).await;
     controllers.abort();
+    scheduler.abort();
     if let Some(agent) = agent {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), agent).await;
     }
