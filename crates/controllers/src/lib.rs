@@ -5,11 +5,13 @@
 
 mod claim;
 pub mod deployment;
+pub mod endpointslice;
 mod events;
 mod expectations;
 pub mod garbage_collector;
 pub mod informer;
 pub mod namespace;
+pub mod node_ipam;
 mod pod_order;
 mod queue;
 pub mod replicaset;
@@ -22,11 +24,13 @@ use kube::Client;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-/// Runs every controller until `cancel` fires.
-pub async fn run(client: Client, cancel: CancellationToken) {
+/// Runs every controller until `cancel` fires. `cluster_cidr` (e.g. `10.42.0.0/16`) enables
+/// node IPAM.
+pub async fn run(client: Client, cluster_cidr: Option<&str>, cancel: CancellationToken) {
+    let cidr = cluster_cidr.and_then(node_ipam::Cidr::parse);
     info!("controller manager starting");
     let gc = tokio::spawn(garbage_collector::run(client.clone(), cancel.clone()));
     let ns = tokio::spawn(namespace::run(client.clone(), cancel.clone()));
-    let workloads = tokio::spawn(workloads::run(client.clone(), cancel.clone()));
+    let workloads = tokio::spawn(workloads::run(client.clone(), cidr, cancel.clone()));
     let _ = tokio::join!(gc, ns, workloads);
 }

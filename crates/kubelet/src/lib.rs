@@ -8,6 +8,7 @@
 
 pub mod events;
 pub mod images;
+pub mod network;
 pub mod node;
 pub mod pods;
 pub mod probes;
@@ -39,6 +40,9 @@ pub struct Config {
     /// The kubelet server's port (10250) and certificates; no server without them.
     pub server_port: u16,
     pub server_tls: Option<server::ServerTls>,
+    /// The cluster's pod range (`10.42.0.0/16`); with it the agent runs the pod network on
+    /// its node's podCIDR and the service proxy.
+    pub cluster_cidr: Option<String>,
 }
 
 impl Config {
@@ -77,7 +81,10 @@ pub struct Agent {
     pub runtime: Arc<dyn RuntimeService>,
     pub images: rkube_runtime::image::ImageService,
     pub events: events::Recorder,
-    pub network: Option<Arc<dyn PodNetwork>>,
+    /// Set once the pod network is up (pods wait for it).
+    pub network: std::sync::OnceLock<Arc<dyn PodNetwork>>,
+    /// Whether a pod network is configured at all.
+    pub wants_network: bool,
 }
 
 fn pod_names(pod: &k8s_openapi::api::core::v1::Pod) -> (&str, &str, &str) {
@@ -95,7 +102,7 @@ impl Agent {
         pod: &k8s_openapi::api::core::v1::Pod,
         sandbox: &str,
     ) -> Option<String> {
-        let net = self.network.as_ref()?;
+        let net = self.network.get()?;
         let (ns, name, uid) = pod_names(pod);
         match net
             .setup(ns, name, uid, &self.runtime.pod_sandbox_netns(sandbox))
@@ -110,7 +117,7 @@ impl Agent {
     }
 
     pub async fn network_teardown(&self, pod: &k8s_openapi::api::core::v1::Pod, sandbox: &str) {
-        if let Some(net) = &self.network {
+        if let Some(net) = self.network.get() {
             let (ns, name, uid) = pod_names(pod);
             net.teardown(ns, name, uid, &self.runtime.pod_sandbox_netns(sandbox))
                 .await;
@@ -118,12 +125,15 @@ impl Agent {
     }
 }
 
+fn config_has_network(c: &Option<ipnet::Ipv4Net>) -> bool {
+    c.is_some()
+}
+
 /// Runs the agent until `cancel` fires: imports `agent/images/*.tar`, registers the node,
 /// and starts syncing pods.
 pub async fn run(
     client: kube::Client,
     runtime: Runtime,
-    network: Option<Arc<dyn PodNetwork>>,
     config: Config,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -132,15 +142,27 @@ pub async fn run(
         Ok(report) => tracing::info!(?report, "imported agent/images"),
         Err(e) => tracing::warn!("importing agent/images: {e}"),
     }
+    let agent_cidr: Option<ipnet::Ipv4Net> = match &config.cluster_cidr {
+        Some(c) => Some(
+            c.parse()
+                .map_err(|e| anyhow::anyhow!("invalid cluster CIDR {c:?}: {e}"))?,
+        ),
+        None => None,
+    };
     let agent = Arc::new(Agent {
         events: events::Recorder::new(client.clone(), &config.node_name),
         config,
         client,
         images,
         runtime: Arc::new(runtime),
-        network,
+        network: std::sync::OnceLock::new(),
+        wants_network: config_has_network(&agent_cidr),
     });
     node::register(&agent).await?;
+    if let Some(cidr) = agent_cidr {
+        let net = network::start(&agent, cidr, cancel.clone()).await?;
+        let _ = agent.network.set(net);
+    }
     let node_task = tokio::spawn(node::run(agent.clone(), cancel.clone()));
     let pods_task = tokio::spawn(pods::run(agent.clone(), cancel.clone()));
     if let Some(tls) = agent.config.server_tls.clone() {

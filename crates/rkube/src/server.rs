@@ -93,7 +93,9 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         let client = component_client(&api, "system:kube-controller-manager", &[])
             .await
             .context("controller manager credentials")?;
-        tokio::spawn(rkube_controllers::run(client, shutdown.clone()))
+        let cidr = args.cluster_cidr.clone();
+        let cancel = shutdown.clone();
+        tokio::spawn(async move { rkube_controllers::run(client, Some(&cidr), cancel).await })
     };
     let scheduler = {
         let client = component_client(&api, "system:kube-scheduler", &[])
@@ -161,6 +163,7 @@ async fn start_agent(
     };
     let config = rkube_kubelet::Config {
         server_port: 10250,
+        cluster_cidr: Some(args.cluster_cidr.clone()),
         server_tls: Some(server_tls),
         node_name,
         node_ip,
@@ -176,7 +179,7 @@ async fn start_agent(
         ],
     };
     Ok(tokio::spawn(async move {
-        if let Err(e) = rkube_kubelet::run(client, runtime, None, config, shutdown).await {
+        if let Err(e) = rkube_kubelet::run(client, runtime, config, shutdown).await {
             tracing::error!("node agent stopped: {e:#}");
         }
     }))

@@ -70,7 +70,7 @@ pub async fn start_with(controllers: bool) -> anyhow::Result<Cluster> {
     .map_err(|e| anyhow!("{e}"))?;
     if controllers {
         let cm = client_for(&started, "system:kube-controller-manager").await?;
-        tokio::spawn(rkube_controllers::run(cm, cancel.clone()));
+        tokio::spawn(rkube_controllers::run(cm, None, cancel.clone()));
     }
     let client = client_for(&started, "test-admin").await?;
     Ok(Cluster {
