@@ -466,7 +466,7 @@ fn agent_restart_leaves_pods_running_and_untouched() {
 }
 
 #[test]
-fn logs_and_exec_through_the_api_server_with_kubectl_1_32() {
+fn logs_and_exec_through_the_api_server_with_kubectl_1_32_and_1_27() {
     let c = cluster();
     apply(
         &c,
@@ -590,4 +590,33 @@ spec:
         "WebSocket used, no SPDY fallback: {}",
         r.stderr
     );
+    // kubectl 1.27 speaks SPDY/3.1 only; 1.32 falls back to it when told to.
+    let r = c.kubectl_v(
+        rkube_e2e::KUBECTL_1_27,
+        &[
+            "exec",
+            "multi",
+            "-c",
+            "main",
+            "--",
+            "sh",
+            "-c",
+            "echo old; echo olderr >&2; exit 4",
+        ],
+    );
+    assert_eq!(r.code, 4, "{r:?}");
+    assert_eq!(r.stdout, "old\n");
+    assert!(
+        r.stderr.contains("olderr") && r.stderr.contains("command terminated with exit code 4"),
+        "{}",
+        r.stderr
+    );
+    let r = c
+        .kubectl_stdin(
+            rkube_e2e::KUBECTL_1_27,
+            &["exec", "-i", "multi", "-c", "main", "--", "cat"],
+            "over spdy\n",
+        )
+        .ok();
+    assert_eq!(r.stdout, "over spdy\n");
 }

@@ -70,106 +70,148 @@ fn set_winsize(fd: i32, width: u16, height: u16) {
     unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
 }
 
-/// Runs the session on an upgraded connection until the process exits.
-pub async fn session<IO>(io: IO, mut cmd: std::process::Command, opts: ExecOptions, v5: bool)
+/// A process started for exec or attach: its output as `(channel, bytes)` (1 stdout,
+/// 2 stderr), its stdin, and its pty when it has one.
+pub struct Running {
+    pub out: Option<mpsc::Receiver<(u8, Vec<u8>)>>,
+    pub stdin: std::sync::mpsc::Sender<Option<Vec<u8>>>,
+    pty: Option<OwnedFd>,
+    child: std::process::Child,
+    pumps: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Starts `cmd` with pipes, or with a fresh pty as its controlling terminal.
+    pub fn spawn(mut cmd: std::process::Command, opts: &ExecOptions) -> Result<Running, String> {
+        let (out_tx, out_rx) = mpsc::channel::<(u8, Vec<u8>)>(64);
+        let (in_tx, in_rx) = std::sync::mpsc::channel::<Option<Vec<u8>>>();
+        let mut pty_master: Option<OwnedFd> = None;
+        let child = if opts.tty {
+            let pty = nix::pty::openpty(None, None).map_err(|e| format!("allocate a pty: {e}"))?;
+            let slave = pty.slave;
+            let (s0, s1, s2) = match (slave.try_clone(), slave.try_clone(), slave.try_clone()) {
+                (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+                _ => return Err("duplicate the pty".into()),
+            };
+            cmd.stdin(Stdio::from(s0))
+                .stdout(Stdio::from(s1))
+                .stderr(Stdio::from(s2));
+            // SAFETY: setsid and ioctl are async-signal-safe; the child makes the pty its
+            // controlling terminal so shells get job control and SIGWINCH.
+            unsafe {
+                cmd.pre_exec(|| {
+                    libc::setsid();
+                    libc::ioctl(0, libc::TIOCSCTTY, 0);
+                    Ok(())
+                });
+            }
+            set_winsize(pty.master.as_raw_fd(), 80, 24);
+            let child = cmd.spawn();
+            drop(slave);
+            pty_master = Some(pty.master);
+            child
+        } else {
+            let pipe = |on: bool| if on { Stdio::piped() } else { Stdio::null() };
+            cmd.stdin(pipe(opts.stdin))
+                .stdout(pipe(opts.stdout))
+                .stderr(pipe(opts.stderr));
+            cmd.spawn()
+        };
+        let mut child = child.map_err(|e| format!("start exec: {e}"))?;
+        let mut pumps = Vec::new();
+        let mut sink: Option<Box<dyn Write + Send>> = None;
+        if let Some(master) = &pty_master {
+            if let Ok(m) = master.try_clone() {
+                let tx = out_tx.clone();
+                pumps.push(std::thread::spawn(move || {
+                    pump(std::fs::File::from(m), 1, tx)
+                }));
+            }
+            if let Ok(m) = master.try_clone() {
+                sink = Some(Box::new(std::fs::File::from(m)));
+            }
+        } else {
+            if let Some(o) = child.stdout.take() {
+                let tx = out_tx.clone();
+                pumps.push(std::thread::spawn(move || pump(o, 1, tx)));
+            }
+            if let Some(e) = child.stderr.take() {
+                let tx = out_tx.clone();
+                pumps.push(std::thread::spawn(move || pump(e, 2, tx)));
+            }
+            if let Some(i) = child.stdin.take() {
+                sink = Some(Box::new(i));
+            }
+        }
+        if let Some(mut sink) = sink {
+            std::thread::spawn(move || {
+                while let Ok(Some(data)) = in_rx.recv() {
+                    if sink.write_all(&data).and_then(|_| sink.flush()).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Ok(Running {
+            out: Some(out_rx),
+            stdin: in_tx,
+            pty: pty_master,
+            child,
+            pumps,
+        })
+    }
+
+    /// A resize event (`{"Width":100,"Height":30}`) for the pty, if any.
+    pub fn resize(&self, json: &[u8]) {
+        if let (Some(fd), Ok(v)) = (&self.pty, serde_json::from_slice::<serde_json::Value>(json)) {
+            let w = v["Width"].as_u64().unwrap_or(80) as u16;
+            let h = v["Height"].as_u64().unwrap_or(24) as u16;
+            set_winsize(fd.as_raw_fd(), w, h);
+        }
+    }
+
+    /// Waits for the process and for its output to be read; returns the exit code.
+    pub async fn wait(self) -> i32 {
+        let Running {
+            mut child,
+            pty,
+            pumps,
+            ..
+        } = self;
+        let code = tokio::task::spawn_blocking(move || child.wait())
+            .await
+            .ok()
+            .and_then(|r| r.ok())
+            .map(|s| {
+                use std::os::unix::process::ExitStatusExt;
+                s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))
+            })
+            .unwrap_or(255);
+        // With a pty, the master never reports EOF while we hold it.
+        drop(pty);
+        for p in pumps {
+            let _ = tokio::task::spawn_blocking(move || p.join()).await;
+        }
+        code
+    }
+}
+
+/// Runs a WebSocket session on an upgraded connection until the process exits.
+pub async fn session<IO>(io: IO, cmd: std::process::Command, opts: ExecOptions, v5: bool)
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (mut rd, wr) = tokio::io::split(io);
     let wr = Arc::new(Mutex::new(wr));
-    let (out_tx, mut out_rx) = mpsc::channel::<(u8, Vec<u8>)>(64);
-    let (in_tx, in_rx) = std::sync::mpsc::channel::<Option<Vec<u8>>>();
-    let mut pty_master: Option<OwnedFd> = None;
-
-    let child = if opts.tty {
-        let pty = match nix::pty::openpty(None, None) {
-            Ok(p) => p,
-            Err(e) => return fail(&wr, &format!("allocate a pty: {e}")).await,
-        };
-        let slave = pty.slave;
-        let (s0, s1, s2) = match (slave.try_clone(), slave.try_clone(), slave.try_clone()) {
-            (Ok(a), Ok(b), Ok(c)) => (a, b, c),
-            _ => return fail(&wr, "duplicate the pty").await,
-        };
-        cmd.stdin(Stdio::from(s0))
-            .stdout(Stdio::from(s1))
-            .stderr(Stdio::from(s2));
-        // SAFETY: setsid and ioctl are async-signal-safe; the child makes the pty its
-        // controlling terminal so shells get job control and SIGWINCH.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::setsid();
-                libc::ioctl(0, libc::TIOCSCTTY, 0);
-                Ok(())
-            });
-        }
-        set_winsize(pty.master.as_raw_fd(), 80, 24);
-        let child = cmd.spawn();
-        drop(slave);
-        pty_master = Some(pty.master);
-        child
-    } else {
-        cmd.stdin(if opts.stdin {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(if opts.stdout {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stderr(if opts.stderr {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
-        cmd.spawn()
+    let mut running = match Running::spawn(cmd, &opts) {
+        Ok(r) => r,
+        Err(e) => return fail(&wr, &e).await,
     };
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => return fail(&wr, &format!("start exec: {e}")).await,
+    let Some(mut out_rx) = running.out.take() else {
+        return;
     };
-
-    // Output pumps (blocking reads on threads: pipes and ptys alike).
-    let mut pumps = Vec::new();
-    let mut stdin_sink: Option<Box<dyn Write + Send>> = None;
-    if let Some(master) = &pty_master {
-        if let Ok(m) = master.try_clone() {
-            let tx = out_tx.clone();
-            pumps.push(std::thread::spawn(move || {
-                pump(std::fs::File::from(m), 1, tx)
-            }));
-        }
-        if let Ok(m) = master.try_clone() {
-            stdin_sink = Some(Box::new(std::fs::File::from(m)));
-        }
-    } else {
-        if let Some(o) = child.stdout.take() {
-            let tx = out_tx.clone();
-            pumps.push(std::thread::spawn(move || pump(o, 1, tx)));
-        }
-        if let Some(e) = child.stderr.take() {
-            let tx = out_tx.clone();
-            pumps.push(std::thread::spawn(move || pump(e, 2, tx)));
-        }
-        if let Some(i) = child.stdin.take() {
-            stdin_sink = Some(Box::new(i));
-        }
-    }
-    drop(out_tx);
-    let writer = stdin_sink.map(|mut sink| {
-        std::thread::spawn(move || {
-            while let Ok(Some(data)) = in_rx.recv() {
-                if sink.write_all(&data).and_then(|_| sink.flush()).is_err() {
-                    break;
-                }
-            }
-        })
-    });
-
-    // Client → process.
-    let master_fd = pty_master.as_ref().map(|m| m.as_raw_fd());
+    let in_tx = running.stdin.clone();
+    let (resize_tx, mut resize_rx) = mpsc::channel::<Vec<u8>>(8);
     let reader_wr = wr.clone();
     let reader = tokio::spawn(async move {
         loop {
@@ -179,14 +221,7 @@ where
                         let _ = in_tx.send(Some(m[1..].to_vec()));
                     }
                     4 => {
-                        if let (Some(fd), Ok(v)) = (
-                            master_fd,
-                            serde_json::from_slice::<serde_json::Value>(&m[1..]),
-                        ) {
-                            let w = v["Width"].as_u64().unwrap_or(80) as u16;
-                            let h = v["Height"].as_u64().unwrap_or(24) as u16;
-                            set_winsize(fd, w, h);
-                        }
+                        let _ = resize_tx.send(m[1..].to_vec()).await;
                     }
                     255 if v5 && m.get(1) == Some(&0) => {
                         let _ = in_tx.send(None);
@@ -201,8 +236,6 @@ where
             }
         }
     });
-
-    // Process → client, until every output stream ended.
     let out_wr = wr.clone();
     let forward = tokio::spawn(async move {
         while let Some((ch, data)) = out_rx.recv().await {
@@ -212,30 +245,136 @@ where
             }
         }
     });
-    let code = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .ok()
-        .and_then(|r| r.ok())
-        .map(|s| {
-            use std::os::unix::process::ExitStatusExt;
-            s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))
-        })
-        .unwrap_or(255);
-    // With a pty, the master never reports EOF while we hold it: drop it to end the pump.
-    drop(pty_master);
-    for p in pumps {
-        let _ = tokio::task::spawn_blocking(move || p.join()).await;
-    }
+    let wait = running_wait_with_resize(running, &mut resize_rx);
+    let code = wait.await;
     let _ = forward.await;
     reader.abort();
-    if let Some(w) = writer {
-        drop(w);
-    }
     let status = status_for(code, &opts.command).to_string();
     let mut w = wr.lock().await;
     let _ = websocket::write_channel(&mut *w, 3, status.as_bytes()).await;
     let _ = websocket::close(&mut *w).await;
     let _ = w.shutdown().await;
+}
+
+/// Waits for the process while applying resize events.
+async fn running_wait_with_resize(
+    running: Running,
+    resize_rx: &mut mpsc::Receiver<Vec<u8>>,
+) -> i32 {
+    let pty = running.pty.as_ref().and_then(|p| p.try_clone().ok());
+    let wait = running.wait();
+    tokio::pin!(wait);
+    loop {
+        tokio::select! {
+            code = &mut wait => return code,
+            Some(ev) = resize_rx.recv() => {
+                if let (Some(fd), Ok(v)) = (&pty, serde_json::from_slice::<serde_json::Value>(&ev)) {
+                    let w = v["Width"].as_u64().unwrap_or(80) as u16;
+                    let h = v["Height"].as_u64().unwrap_or(24) as u16;
+                    set_winsize(fd.as_raw_fd(), w, h);
+                }
+            }
+        }
+    }
+}
+
+/// Runs a SPDY/3.1 session (kubectl ≤1.29, and the fallback): the client opens one stream
+/// per channel (`streamtype` error, stdin, stdout, stderr, resize); each gets a reply; the
+/// exit status goes to the error stream as a `Status`.
+pub async fn spdy_session<IO>(io: IO, cmd: std::process::Command, opts: ExecOptions)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (session, mut incoming) = spdy::Session::server(io);
+    let expected = 1
+        + usize::from(opts.stdin)
+        + usize::from(opts.stdout)
+        + usize::from(opts.stderr && !opts.tty)
+        + usize::from(opts.tty);
+    let mut streams: std::collections::HashMap<String, spdy::Stream> = Default::default();
+    let deadline = tokio::time::sleep(std::time::Duration::from_secs(30));
+    tokio::pin!(deadline);
+    while streams.len() < expected {
+        tokio::select! {
+            s = incoming.recv() => {
+                let Some(s) = s else { return };
+                let kind = s.header("streamtype").unwrap_or("").to_string();
+                let _ = s.reply(&[], false).await;
+                streams.insert(kind, s);
+            }
+            _ = &mut deadline => {
+                tracing::debug!("exec: not every SPDY stream arrived");
+                break;
+            }
+        }
+    }
+    let Some(error) = streams.remove("error") else {
+        return;
+    };
+    let mut running = match Running::spawn(cmd, &opts) {
+        Ok(r) => r,
+        Err(e) => {
+            let status = serde_json::json!({"metadata": {}, "status": "Failure", "message": e, "reason": "InternalError"});
+            let _ = error.send(status.to_string().as_bytes()).await;
+            let _ = error.close().await;
+            return;
+        }
+    };
+    if let Some(mut stdin) = streams.remove("stdin") {
+        let tx = running.stdin.clone();
+        tokio::spawn(async move {
+            while let Some(data) = stdin.recv().await {
+                if tx.send(Some(data.to_vec())).is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send(None);
+        });
+    }
+    let (resize_tx, mut resize_rx) = mpsc::channel::<Vec<u8>>(8);
+    if let Some(mut resize) = streams.remove("resize") {
+        tokio::spawn(async move {
+            let mut buf = Vec::new();
+            while let Some(data) = resize.recv().await {
+                buf.extend_from_slice(&data);
+                while let Some(i) = buf.iter().position(|b| *b == b'\n' || *b == b'}') {
+                    let ev: Vec<u8> = buf.drain(..=i).collect();
+                    let _ = resize_tx.send(ev).await;
+                }
+            }
+        });
+    }
+    let stdout = streams.remove("stdout");
+    let stderr = streams.remove("stderr");
+    let Some(mut out_rx) = running.out.take() else {
+        return;
+    };
+    let forward = tokio::spawn(async move {
+        while let Some((ch, data)) = out_rx.recv().await {
+            let target = if ch == 2 {
+                stderr.as_ref()
+            } else {
+                stdout.as_ref()
+            };
+            if let Some(s) = target {
+                if s.send(&data).await.is_err() {
+                    break;
+                }
+            }
+        }
+        for s in [stdout, stderr].into_iter().flatten() {
+            let _ = s.close().await;
+        }
+    });
+    let code = running_wait_with_resize(running, &mut resize_rx).await;
+    let _ = forward.await;
+    let _ = error
+        .send(status_for(code, &opts.command).to_string().as_bytes())
+        .await;
+    let _ = error.close().await;
+    // kubectl resets the streams and goes away; give it a moment, then hang up.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), session.closed()).await;
+    let _ = session.shutdown().await;
 }
 
 fn pump(mut from: impl Read, channel: u8, tx: mpsc::Sender<(u8, Vec<u8>)>) {

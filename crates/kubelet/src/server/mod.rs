@@ -278,12 +278,60 @@ async fn exec(
             .unwrap_or("")
             .to_string()
     };
-    let websocket = header("upgrade").eq_ignore_ascii_case("websocket");
-    if !websocket {
-        // SPDY/3.1 is not served yet: kubectl ≥1.30 uses WebSocket first.
+    let upgrade = header("upgrade");
+    let running = find_containers(agent, ns, pod, container)
+        .await
+        .into_iter()
+        .find(|c| c.state == ContainerState::Running);
+    let Some(target) = running else {
         return text(
             StatusCode::BAD_REQUEST,
-            "only WebSocket (v5.channel.k8s.io, v4.channel.k8s.io) streams are supported",
+            format!("unable to upgrade connection: container not found (\"{container}\")"),
+        );
+    };
+    if upgrade.eq_ignore_ascii_case("SPDY/3.1") {
+        let offered: Vec<String> = req
+            .headers()
+            .get_all("x-stream-protocol-version")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(',').map(|s| s.trim().to_string()))
+            .collect();
+        if !offered.iter().any(|p| p == "v4.channel.k8s.io") {
+            return text(
+                StatusCode::FORBIDDEN,
+                format!("unable to upgrade: no supported stream protocol in {offered:?} (v4.channel.k8s.io)"),
+            );
+        }
+        let on_upgrade = hyper::upgrade::on(&mut req);
+        let cmd = agent.runtime.exec_command(&target.id, &opts.command);
+        tokio::spawn(async move {
+            match on_upgrade.await {
+                Ok(upgraded) => exec::spdy_session(TokioIo::new(upgraded), cmd, opts).await,
+                Err(e) => tracing::debug!("exec upgrade: {e}"),
+            }
+        });
+        let mut r = Response::new(Full::new(Bytes::new()).boxed());
+        *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let h = r.headers_mut();
+        h.insert(
+            http::header::UPGRADE,
+            http::HeaderValue::from_static("SPDY/3.1"),
+        );
+        h.insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("Upgrade"),
+        );
+        h.insert(
+            "x-stream-protocol-version",
+            http::HeaderValue::from_static("v4.channel.k8s.io"),
+        );
+        return r;
+    }
+    if !upgrade.eq_ignore_ascii_case("websocket") {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "exec needs an upgrade to WebSocket (v5.channel.k8s.io, v4.channel.k8s.io) or SPDY/3.1",
         );
     }
     let offered = header("sec-websocket-protocol");
@@ -294,16 +342,6 @@ async fn exec(
         return text(
             StatusCode::BAD_REQUEST,
             format!("unsupported subprotocols {offered:?}"),
-        );
-    };
-    let running = find_containers(agent, ns, pod, container)
-        .await
-        .into_iter()
-        .find(|c| c.state == ContainerState::Running);
-    let Some(target) = running else {
-        return text(
-            StatusCode::BAD_REQUEST,
-            format!("unable to upgrade connection: container not found (\"{container}\")"),
         );
     };
     let accept = websocket::accept_key(&header("sec-websocket-key"));
