@@ -620,3 +620,73 @@ spec:
         .ok();
     assert_eq!(r.stdout, "over spdy\n");
 }
+
+/// `kubectl port-forward` in the background; returns once it listens.
+fn port_forward(c: &Cluster, kubectl: &str, target: &str, ports: &[&str]) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = c
+        .command(kubectl)
+        .args(["port-forward", target])
+        .args(ports)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("port-forward");
+    let out = child.stdout.take().expect("stdout");
+    let mut lines = std::io::BufReader::new(out).lines();
+    let first = lines.next().and_then(|l| l.ok()).unwrap_or_default();
+    assert!(first.starts_with("Forwarding from 127.0.0.1:"), "{first}");
+    std::thread::spawn(move || for _ in lines {});
+    child
+}
+
+#[test]
+fn port_forward_with_kubectl_1_32_and_1_27() {
+    let c = cluster();
+    apply(
+        &c,
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: pf}
+spec:
+  nodeName: node-a
+  containers:
+  - name: web
+    image: busybox:e2e
+    command: ["sh", "-c", "mkdir -p /www /b && echo page-8080 > /www/index.html && echo page-9090 > /b/index.html && httpd -p 9090 -h /b && exec httpd -f -p 8080 -h /www"]
+"#,
+    );
+    c.kubectl(&["wait", "--for=condition=Ready", "pod/pf", "--timeout=60s"])
+        .ok();
+    for (kubectl, base) in [
+        (rkube_e2e::KUBECTL_1_32, 18080),
+        (rkube_e2e::KUBECTL_1_27, 28080),
+    ] {
+        let a = format!("{base}:8080");
+        let b = format!("{}:9090", base + 1);
+        let mut pf = port_forward(&c, kubectl, "pod/pf", &[&a, &b]);
+        // Several connections, some at once.
+        for _ in 0..3 {
+            let r = c.exec(&[
+                "curl",
+                "-s",
+                "--max-time",
+                "5",
+                &format!("http://127.0.0.1:{base}/"),
+            ]);
+            assert_eq!(r.stdout, "page-8080\n", "{kubectl}: {r:?}");
+        }
+        let r = c.exec(&[
+            "sh",
+            "-c",
+            &format!(
+                "for i in 1 2 3 4 5; do curl -s --max-time 5 http://127.0.0.1:{}/ & done; wait",
+                base + 1
+            ),
+        ]);
+        assert_eq!(r.stdout.matches("page-9090").count(), 5, "{kubectl}: {r:?}");
+        let _ = pf.kill();
+        let _ = pf.wait();
+    }
+}

@@ -4,6 +4,7 @@
 
 pub mod exec;
 pub mod logs;
+pub mod portforward;
 pub mod websocket;
 
 use std::convert::Infallible;
@@ -171,6 +172,7 @@ async fn route(agent: Arc<Agent>, req: Request<Incoming>) -> Response<Body> {
             container_logs(&agent, ns, pod, container, &query).await
         }
         ["exec", ns, pod, container] => exec(&agent, req, ns, pod, container, &query).await,
+        ["portForward", ns, pod] => port_forward(&agent, req, ns, pod).await,
         _ => text(StatusCode::NOT_FOUND, "404 page not found\n"),
     }
 }
@@ -373,4 +375,107 @@ async fn exec(
         http::HeaderValue::from_static(protocol),
     );
     r
+}
+
+fn switching(headers: &[(&'static str, String)]) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::new()).boxed());
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    for (k, v) in headers {
+        if let Ok(v) = http::HeaderValue::from_str(v) {
+            r.headers_mut().insert(*k, v);
+        }
+    }
+    r
+}
+
+async fn port_forward(
+    agent: &Arc<Agent>,
+    mut req: Request<Incoming>,
+    ns: &str,
+    pod: &str,
+) -> Response<Body> {
+    let sandbox = agent
+        .runtime
+        .list_pod_sandboxes()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .find(|s| {
+            s.config.namespace == ns
+                && s.config.name == pod
+                && s.state == rkube_runtime::SandboxState::Ready
+        });
+    let Some(sandbox) = sandbox else {
+        return text(
+            StatusCode::NOT_FOUND,
+            format!("pod {ns}/{pod} is not running on this node"),
+        );
+    };
+    let netns = agent.runtime.pod_sandbox_netns(&sandbox.id);
+    let uid = sandbox.config.uid.clone();
+    let pod = pod.to_string();
+    let header = |k: &str| {
+        req.headers()
+            .get_all(k)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(',').map(|s| s.trim().to_string()))
+            .collect::<Vec<_>>()
+    };
+    let upgrade = header("upgrade").join(",");
+    if upgrade.eq_ignore_ascii_case("websocket") {
+        const PROTO: &str = "SPDY/3.1+portforward.k8s.io";
+        if !header("sec-websocket-protocol").iter().any(|p| p == PROTO) {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("port-forward over WebSocket needs subprotocol {PROTO}"),
+            );
+        }
+        let accept = websocket::accept_key(
+            header("sec-websocket-key")
+                .first()
+                .map(String::as_str)
+                .unwrap_or(""),
+        );
+        let on_upgrade = hyper::upgrade::on(&mut req);
+        tokio::spawn(async move {
+            match on_upgrade.await {
+                Ok(up) => portforward::websocket_session(TokioIo::new(up), netns, pod, uid).await,
+                Err(e) => tracing::debug!("port-forward upgrade: {e}"),
+            }
+        });
+        return switching(&[
+            ("upgrade", "websocket".into()),
+            ("connection", "Upgrade".into()),
+            ("sec-websocket-accept", accept),
+            ("sec-websocket-protocol", PROTO.into()),
+        ]);
+    }
+    if upgrade.eq_ignore_ascii_case("SPDY/3.1") {
+        if !header("x-stream-protocol-version")
+            .iter()
+            .any(|p| p == "portforward.k8s.io")
+        {
+            return text(
+                StatusCode::FORBIDDEN,
+                "unable to upgrade: no portforward.k8s.io stream protocol offered",
+            );
+        }
+        let on_upgrade = hyper::upgrade::on(&mut req);
+        tokio::spawn(async move {
+            match on_upgrade.await {
+                Ok(up) => portforward::spdy_session(TokioIo::new(up), netns, pod, uid).await,
+                Err(e) => tracing::debug!("port-forward upgrade: {e}"),
+            }
+        });
+        return switching(&[
+            ("upgrade", "SPDY/3.1".into()),
+            ("connection", "Upgrade".into()),
+            ("x-stream-protocol-version", "portforward.k8s.io".into()),
+        ]);
+    }
+    text(
+        StatusCode::BAD_REQUEST,
+        "port-forward needs an upgrade to SPDY/3.1 or WebSocket",
+    )
 }
