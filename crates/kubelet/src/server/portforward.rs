@@ -133,14 +133,11 @@ where
     let (mut pipe_rd, mut pipe_wr) = tokio::io::split(ours);
     let in_wr = ws_wr.clone();
     let inbound = tokio::spawn(async move {
-        loop {
-            match websocket::read_message(&mut ws_rd, &in_wr).await {
-                Ok(websocket::Message::Binary(m)) | Ok(websocket::Message::Text(m)) => {
-                    if pipe_wr.write_all(&m).await.is_err() {
-                        break;
-                    }
-                }
-                Ok(websocket::Message::Close) | Err(_) => break,
+        while let Ok(websocket::Message::Binary(m) | websocket::Message::Text(m)) =
+            websocket::read_message(&mut ws_rd, &in_wr).await
+        {
+            if pipe_wr.write_all(&m).await.is_err() {
+                break;
             }
         }
         let _ = pipe_wr.shutdown().await;
