@@ -305,6 +305,12 @@ const GROUPS: &[GroupDef] = &[
         priority: 16200,
         versions: &[("v1", 15)],
     },
+    // metrics-server's APIService priorities (groupPriorityMinimum 100).
+    GroupDef {
+        name: "metrics.k8s.io",
+        priority: 100,
+        versions: &[("v1beta1", 100)],
+    },
 ];
 
 // Verb sets, sorted as upstream discovery prints them.
@@ -326,6 +332,7 @@ const GET: &[&str] = &["get"];
 const UPDATE: &[&str] = &["update"];
 const GET_PATCH_UPDATE: &[&str] = &["get", "patch", "update"];
 const CONNECT: &[&str] = &["create", "get"];
+const GET_LIST: &[&str] = &["get", "list"];
 const PROXY: &[&str] = &["create", "delete", "get", "patch", "update"];
 
 const NONE: &[&str] = &[];
@@ -983,6 +990,33 @@ static BUILTIN: &[ResourceInfo] = &[
         subresources: &[],
         storage_prefix: "endpointslices",
     },
+    // ---- metrics.k8s.io/v1beta1 (metrics-server's API, served from kubelet stats) -------
+    ResourceInfo {
+        group: "metrics.k8s.io",
+        version: "v1beta1",
+        kind: "NodeMetrics",
+        plural: "nodes",
+        singular: "",
+        namespaced: false,
+        short_names: NONE,
+        categories: NONE,
+        verbs: GET_LIST,
+        subresources: &[],
+        storage_prefix: "",
+    },
+    ResourceInfo {
+        group: "metrics.k8s.io",
+        version: "v1beta1",
+        kind: "PodMetrics",
+        plural: "pods",
+        singular: "",
+        namespaced: true,
+        short_names: NONE,
+        categories: NONE,
+        verbs: GET_LIST,
+        subresources: &[],
+        storage_prefix: "",
+    },
 ];
 
 fn join_api_version(group: &str, version: &str) -> String {
@@ -1326,11 +1360,13 @@ mod tests {
                 "scheduling.k8s.io",
                 "coordination.k8s.io",
                 "discovery.k8s.io",
+                "metrics.k8s.io",
             ]
         );
         assert!(gs.windows(2).all(|w| w[0].priority > w[1].priority));
         for g in &gs {
-            assert!(g.priority > CRD_GROUP_PRIORITY);
+            // metrics.k8s.io is an APIService group upstream (priority 100, below CRDs).
+            assert!(g.priority > CRD_GROUP_PRIORITY || g.name == "metrics.k8s.io");
             assert_eq!(g.versions[0], g.preferred_version);
             assert!(g.version_priorities.windows(2).all(|w| w[0] > w[1]));
         }

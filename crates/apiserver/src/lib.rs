@@ -21,6 +21,7 @@ mod disruption;
 mod fields;
 mod http;
 mod immutable;
+mod metrics;
 mod nodeproxy;
 mod object;
 pub mod openapi;

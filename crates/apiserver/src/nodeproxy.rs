@@ -182,6 +182,93 @@ fn kubelet_address(srv: &ApiServer, node_name: &str) -> Result<SocketAddr, ApiEr
     Ok(SocketAddr::new(ip, port))
 }
 
+/// An HTTP/1.1 connection (with upgrades) to a node's kubelet.
+async fn connect(
+    srv: &ApiServer,
+    node: &str,
+) -> Result<
+    (
+        hyper::client::conn::http1::SendRequest<http_body_util::Empty<Bytes>>,
+        SocketAddr,
+    ),
+    ApiError,
+> {
+    let addr = kubelet_address(srv, node)?;
+    let tls = srv
+        .kubelet_tls
+        .clone()
+        .ok_or_else(|| ApiError::new(503, "ServiceUnavailable", "no kubelet client credentials"))?;
+    let unavailable = |what: String| ApiError::new(503, "ServiceUnavailable", what);
+    let tcp = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
+        .await
+        .map_err(|_| unavailable(format!("dial tcp {addr}: i/o timeout")))?
+        .map_err(|e| unavailable(format!("dial tcp {addr}: {e}")))?;
+    let server_name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+    let stream = tokio_rustls::TlsConnector::from(tls)
+        .connect(server_name, tcp)
+        .await
+        .map_err(|e| unavailable(format!("kubelet TLS handshake with {addr}: {e}")))?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| unavailable(format!("kubelet connection {addr}: {e}")))?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.with_upgrades().await {
+            debug!("kubelet connection ended: {e}");
+        }
+    });
+    Ok((sender, addr))
+}
+
+/// `GET path` on a node's kubelet, the whole body (at most 16 MiB).
+pub(crate) async fn kubelet_get(
+    srv: &ApiServer,
+    node: &str,
+    path: &str,
+) -> Result<Bytes, ApiError> {
+    let (mut sender, addr) = connect(srv, node).await?;
+    let req = Request::builder()
+        .uri(path)
+        .header(http::header::HOST, addr.to_string())
+        .body(http_body_util::Empty::<Bytes>::new())
+        .map_err(|e| ApiError::internal(format!("build kubelet request: {e}")))?;
+    let resp = tokio::time::timeout(Duration::from_secs(10), sender.send_request(req))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                503,
+                "ServiceUnavailable",
+                format!("kubelet {addr} timed out"),
+            )
+        })?
+        .map_err(|e| {
+            ApiError::new(
+                503,
+                "ServiceUnavailable",
+                format!("kubelet request to {addr}: {e}"),
+            )
+        })?;
+    let status = resp.status();
+    let body = http_body_util::Limited::new(resp.into_body(), 16 << 20)
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .map_err(|e| {
+            ApiError::new(
+                503,
+                "ServiceUnavailable",
+                format!("kubelet body from {addr}: {e}"),
+            )
+        })?;
+    if !status.is_success() {
+        return Err(ApiError::new(
+            503,
+            "ServiceUnavailable",
+            format!("kubelet {addr} answered {status}"),
+        ));
+    }
+    Ok(body)
+}
+
 /// Handles one pod streaming request end to end.
 pub(crate) async fn handle(
     srv: &Arc<ApiServer>,
@@ -219,29 +306,8 @@ pub(crate) async fn handle(
         Some(q) => format!("{target}?{q}"),
         None => target,
     };
-    let addr = kubelet_address(srv, &node)?;
-    let tls = srv
-        .kubelet_tls
-        .clone()
-        .ok_or_else(|| ApiError::new(503, "ServiceUnavailable", "no kubelet client credentials"))?;
+    let (mut sender, addr) = connect(srv, &node).await?;
     let unavailable = |what: String| ApiError::new(503, "ServiceUnavailable", what);
-    let tcp = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
-        .await
-        .map_err(|_| unavailable(format!("dial tcp {addr}: i/o timeout")))?
-        .map_err(|e| unavailable(format!("dial tcp {addr}: {e}")))?;
-    let server_name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
-    let stream = tokio_rustls::TlsConnector::from(tls)
-        .connect(server_name, tcp)
-        .await
-        .map_err(|e| unavailable(format!("kubelet TLS handshake with {addr}: {e}")))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| unavailable(format!("kubelet connection {addr}: {e}")))?;
-    tokio::spawn(async move {
-        if let Err(e) = conn.with_upgrades().await {
-            debug!("kubelet connection ended: {e}");
-        }
-    });
     let mut forward = Request::builder().method(req.method()).uri(&target);
     for (k, v) in req.headers() {
         if k != http::header::HOST && k != http::header::AUTHORIZATION {

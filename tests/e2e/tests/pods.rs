@@ -111,6 +111,18 @@ fn seed_pod_runs_is_ready_answers_and_deletes_gracefully() {
     assert_eq!(wget_in_pod(&c, "web", "http://127.0.0.1:8080/"), "hello\n");
     let get = c.kubectl(&["get", "pod", "web"]).ok().stdout;
     assert!(get.contains("1/1") && get.contains("Running"), "{get}");
+    // kubectl top reads metrics.k8s.io, served from the kubelet's stats.
+    let top = c
+        .kubectl(&["top", "pod", "web", "--no-headers"])
+        .ok()
+        .stdout;
+    let cols: Vec<&str> = top.split_whitespace().collect();
+    assert!(
+        cols.len() == 3 && cols[0] == "web" && cols[1].ends_with('m') && cols[2].ends_with("Mi"),
+        "{top}"
+    );
+    let top = c.kubectl(&["top", "node", "--no-headers"]).ok().stdout;
+    assert!(top.starts_with("node-a") && top.contains('%'), "{top}");
     let describe = c.kubectl(&["describe", "pod", "web"]).ok().stdout;
     for ev in ["Pulled", "Created", "Started"] {
         assert!(describe.contains(ev), "event {ev} in:\n{describe}");

@@ -213,6 +213,14 @@ pub async fn handle(ctx: Ctx<'_>, method: &Method) -> Result<Response<Body>, Api
 }
 
 async fn dispatch(ctx: &Ctx<'_>, method: &Method) -> Result<Response<Body>, ApiError> {
+    if ctx.rr.info.group == "metrics.k8s.io" {
+        if *method != Method::GET || ctx.query.flag("watch") {
+            return Err(ApiError::method_not_allowed(
+                "the server does not allow this method on the requested resource",
+            ));
+        }
+        return crate::metrics::handle(ctx).await;
+    }
     let sub = ctx.rr.subresource.clone();
     let has_name = ctx.rr.name.is_some();
     let verb_ok = |verb: &str| match &sub {

@@ -5,6 +5,7 @@
 pub mod exec;
 pub mod logs;
 pub mod portforward;
+pub mod stats;
 pub mod websocket;
 
 use std::convert::Infallible;
@@ -66,6 +67,13 @@ pub async fn run(
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(%listen, "kubelet server listening");
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let sampler = Arc::new(stats::Sampler::default());
+    tokio::spawn(stats::run(
+        agent.clone(),
+        sampler.clone(),
+        std::time::Duration::from_secs(10),
+        cancel.clone(),
+    ));
     loop {
         let (tcp, peer) = tokio::select! {
             _ = cancel.cancelled() => return Ok(()),
@@ -79,6 +87,7 @@ pub async fn run(
         };
         let acceptor = acceptor.clone();
         let agent = agent.clone();
+        let sampler = sampler.clone();
         tokio::spawn(async move {
             let Ok(stream) = acceptor.accept(tcp).await else {
                 tracing::debug!(%peer, "kubelet TLS handshake failed");
@@ -86,7 +95,8 @@ pub async fn run(
             };
             let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let agent = agent.clone();
-                async move { Ok::<_, Infallible>(route(agent, req).await) }
+                let sampler = sampler.clone();
+                async move { Ok::<_, Infallible>(route(agent, sampler, req).await) }
             });
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             let _ = builder
@@ -162,12 +172,25 @@ async fn find_containers(agent: &Agent, ns: &str, pod: &str, name: &str) -> Vec<
     found
 }
 
-async fn route(agent: Arc<Agent>, req: Request<Incoming>) -> Response<Body> {
+async fn route(
+    agent: Arc<Agent>,
+    sampler: Arc<stats::Sampler>,
+    req: Request<Incoming>,
+) -> Response<Body> {
     let path = req.uri().path().to_string();
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let query = query_pairs(req.uri().query());
     match parts.as_slice() {
         ["healthz"] => text(StatusCode::OK, "ok"),
+        ["stats", "summary"] => {
+            let doc = stats::summary(&agent, &sampler).await;
+            let mut r = Response::new(Full::new(Bytes::from(doc.to_string())).boxed());
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            r
+        }
         ["containerLogs", ns, pod, container] => {
             container_logs(&agent, ns, pod, container, &query).await
         }
