@@ -4,12 +4,16 @@
 //! never touch the store.
 
 mod claim;
+pub mod cronjob;
+pub mod daemonset;
 pub mod deployment;
 pub mod endpointslice;
 mod events;
 mod expectations;
 pub mod garbage_collector;
+mod history;
 pub mod informer;
+pub mod job;
 pub mod namespace;
 pub mod node_ipam;
 mod pod_order;
@@ -17,6 +21,7 @@ mod queue;
 pub mod replicaset;
 mod resources;
 pub mod serviceaccount;
+pub mod statefulset;
 mod util;
 pub mod workloads;
 

@@ -20,6 +20,7 @@ mod forward;
 mod index;
 mod names;
 mod server;
+mod service;
 mod watch;
 
 use std::net::SocketAddr;
@@ -30,6 +31,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio_util::sync::CancellationToken;
 
 pub use config::{parse_resolv_conf, upstreams_from_resolv_conf, DnsConfig};
+pub use service::{ensure_service, NODE_LOCAL_ANNOTATION};
 
 /// A bound, not yet serving, DNS server. Binding first lets callers learn the ports chosen
 /// for `:0` listen addresses (tests) and fail early on an address that is not available.

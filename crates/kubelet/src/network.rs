@@ -70,6 +70,7 @@ pub async fn start(
     bridge.ensure_host().await?;
     tracing::info!(node = %name, %pod_cidr, "pod network ready");
     tokio::spawn(sync_routes(agent.clone(), bridge.clone(), cancel.clone()));
+    start_dns(agent, cancel.clone()).await;
     tokio::spawn(run_proxy(agent.clone(), cluster_cidr, cancel));
     Ok(Arc::new(Bridge(bridge)))
 }
@@ -124,6 +125,14 @@ fn v4s(ips: impl IntoIterator<Item = String>) -> Vec<Ipv4Addr> {
 
 /// The proxy's view of a Service (None for ExternalName and headless ones).
 pub fn model_service(s: &Service) -> Option<pm::Service> {
+    // Answered on every node by the agent itself (cluster DNS), never proxied.
+    if s.annotations()
+        .get(rkube_dns::NODE_LOCAL_ANNOTATION)
+        .map(String::as_str)
+        == Some("true")
+    {
+        return None;
+    }
     let spec = s.spec.as_ref()?;
     let service_type = match spec.type_.as_deref().unwrap_or("ClusterIP") {
         "NodePort" => pm::ServiceType::NodePort,
@@ -294,5 +303,51 @@ async fn run_proxy(agent: Arc<Agent>, cluster_cidr: Ipv4Net, cancel: Cancellatio
             Ok(stats) => tracing::debug!(?stats, "service proxy synced"),
             Err(e) => tracing::warn!(node = %agent.config.node_name, "service proxy sync: {e:#}"),
         }
+    }
+}
+
+/// Puts the cluster DNS address on the node's loopback and serves DNS there, so pods reach
+/// a DNS server on their own node at `--cluster-dns`.
+async fn start_dns(agent: &Arc<Agent>, cancel: CancellationToken) {
+    let IpAddr::V4(ip) = agent.config.cluster_dns else {
+        return;
+    };
+    let added = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let mut nl = rkube_network::nl::Netlink::open()?;
+        let lo = nl
+            .link_index("lo")?
+            .ok_or_else(|| anyhow::anyhow!("no loopback device"))?;
+        let want = Ipv4Net::new(ip, 32)?;
+        if !nl.addresses(lo)?.contains(&want) {
+            nl.add_address(lo, want)?;
+        }
+        Ok(())
+    })
+    .await;
+    match added {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!("cluster DNS address {ip} on lo: {e:#}");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!("cluster DNS address task: {e}");
+            return;
+        }
+    }
+    let cfg = rkube_dns::DnsConfig::new(
+        vec![std::net::SocketAddr::new(IpAddr::V4(ip), 53)],
+        agent.config.cluster_domain.clone(),
+    );
+    match rkube_dns::DnsServer::bind(agent.client.clone(), cfg).await {
+        Ok(server) => {
+            tracing::info!(%ip, "cluster DNS serving");
+            tokio::spawn(async move {
+                if let Err(e) = server.serve(cancel).await {
+                    tracing::warn!("cluster DNS: {e:#}");
+                }
+            });
+        }
+        Err(e) => tracing::warn!("cluster DNS on {ip}:53: {e:#}"),
     }
 }

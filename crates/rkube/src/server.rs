@@ -97,6 +97,14 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         let cancel = shutdown.clone();
         tokio::spawn(async move { rkube_controllers::run(client, Some(&cidr), cancel).await })
     };
+    {
+        let client = component_client(&api, "system:kube-controller-manager", &[])
+            .await
+            .context("bootstrap credentials")?;
+        if let Err(e) = rkube_dns::ensure_service(client, args.cluster_dns).await {
+            tracing::warn!("kube-dns Service: {e:#}");
+        }
+    }
     let scheduler = {
         let client = component_client(&api, "system:kube-scheduler", &[])
             .await

@@ -164,6 +164,74 @@ fn cluster_ip_spreads_over_ready_replicas_and_pods_talk_directly() {
     );
     assert!(seen.iter().all(|h| h.starts_with("api-")), "{seen:?}");
 
+    // Cluster DNS: the Service by short name (search path) and by its full name.
+    let r = c
+        .kubectl(&[
+            "exec",
+            "client",
+            "--",
+            "wget",
+            "-qO-",
+            "http://api-service.default.svc.cluster.local/",
+        ])
+        .ok();
+    assert!(r.stdout.starts_with("api-"), "{r:?}");
+    let r = c
+        .kubectl(&[
+            "exec",
+            "client",
+            "--",
+            "wget",
+            "-qO-",
+            "http://api-service/",
+        ])
+        .ok();
+    assert!(r.stdout.starts_with("api-"), "{r:?}");
+    let r = c
+        .kubectl(&[
+            "exec",
+            "client",
+            "--",
+            "nslookup",
+            "api-service.default.svc.cluster.local",
+        ])
+        .ok();
+    assert!(r.stdout.contains(&vip), "{r:?}");
+    let r = c.kubectl(&[
+        "exec",
+        "client",
+        "--",
+        "nslookup",
+        "nope.default.svc.cluster.local",
+    ]);
+    assert!(
+        r.stdout.contains("NXDOMAIN") || r.stderr.contains("NXDOMAIN"),
+        "{r:?}"
+    );
+    let resolv = c
+        .kubectl(&["exec", "client", "--", "cat", "/etc/resolv.conf"])
+        .ok()
+        .stdout;
+    assert!(
+        resolv.contains("search default.svc.cluster.local svc.cluster.local cluster.local")
+            && resolv.contains("nameserver 10.43.0.10")
+            && resolv.contains("options ndots:5"),
+        "{resolv}"
+    );
+    let dns_svc = c
+        .kubectl(&[
+            "get",
+            "svc",
+            "-n",
+            "kube-system",
+            "kube-dns",
+            "-o",
+            "jsonpath={.spec.clusterIP}",
+        ])
+        .ok()
+        .stdout;
+    assert_eq!(dns_svc, "10.43.0.10");
+
     // No endpoints: refused at once, not a hang.
     let empty = c
         .kubectl(&["get", "svc", "empty", "-o", "jsonpath={.spec.clusterIP}"])

@@ -203,3 +203,40 @@ impl FakeKubelet {
         self.enabled.store(false, Ordering::SeqCst);
     }
 }
+
+/// Plays the kubelet finishing a pod: phase `Succeeded` or `Failed`, its container
+/// terminated `finished_secs_ago` seconds ago (0 for now).
+pub async fn finish_pod(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    phase: &str,
+    finished_secs_ago: i64,
+) -> anyhow::Result<()> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let at = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(finished_secs_ago);
+    let code = if phase == "Succeeded" { 0 } else { 1 };
+    let patch = json!({"status": {
+        "phase": phase,
+        "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": at.to_string()}],
+        "containerStatuses": [{
+            "name": "c", "image": "busybox", "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"terminated": {"exitCode": code, "finishedAt": at.to_string()}},
+        }],
+    }});
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .with_context(|| format!("finishing {name} as {phase}"))?;
+    Ok(())
+}
+
+/// Creates a Node object (no kubelet behind it) with optional taints.
+pub async fn node(client: &Client, name: &str, taints: serde_json::Value) -> anyhow::Result<()> {
+    let api: Api<k8s_openapi::api::core::v1::Node> = Api::all(client.clone());
+    let n = serde_json::from_value(json!({
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+        "spec": {"taints": taints},
+    }))?;
+    api.create(&PostParams::default(), &n).await?;
+    Ok(())
+}
