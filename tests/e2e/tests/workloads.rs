@@ -1,0 +1,198 @@
+//! The seeds' workload story with real kubectl on a real node: a Deployment self-heals,
+//! scales, rolls out a new image without dropping below its replica count, lists its
+//! history with change-cause, rolls back and restarts; a Job runs to completion.
+
+use std::time::Duration;
+
+use rkube_e2e::images::busybox_image;
+use rkube_e2e::Cluster;
+
+fn cluster() -> Cluster {
+    let c = Cluster::start(&["--node-name", "node-a"]);
+    c.import_image(&busybox_image(c.dir.path(), "busybox:v1"));
+    c.import_image(&busybox_image(c.dir.path(), "busybox:v2"));
+    c
+}
+
+fn apply(c: &Cluster, yaml: &str) {
+    c.kubectl_stdin(rkube_e2e::KUBECTL_1_32, &["apply", "-f", "-"], yaml)
+        .ok();
+}
+
+fn jsonpath(c: &Cluster, obj: &str, path: &str) -> String {
+    c.kubectl(&["get", obj, "-o", &format!("jsonpath={path}")])
+        .stdout
+}
+
+fn ready_pods(c: &Cluster) -> Vec<String> {
+    let out = jsonpath(
+        c,
+        "pods",
+        "{range .items[*]}{.metadata.name} {.status.conditions[?(@.type==\"Ready\")].status} {.metadata.deletionTimestamp}{\"\\n\"}{end}",
+    );
+    out.lines()
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() == 2 && f[1] == "True"
+        })
+        .map(|l| l.split_whitespace().next().unwrap_or("").to_string())
+        .collect()
+}
+
+const DEPLOYMENT: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  annotations: {kubernetes.io/change-cause: "first release"}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  strategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 0, maxSurge: 1}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: web
+        image: busybox:v1
+        command: ["sh", "-c", "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www"]
+        readinessProbe:
+          httpGet: {path: /, port: 8080}
+          periodSeconds: 1
+"#;
+
+#[test]
+fn deployment_heals_scales_rolls_out_and_back() {
+    let c = cluster();
+    apply(&c, DEPLOYMENT);
+    c.kubectl(&["rollout", "status", "deployment/web", "--timeout=90s"])
+        .ok();
+    c.kubectl(&[
+        "wait",
+        "--for=condition=Available",
+        "deployment/web",
+        "--timeout=60s",
+    ])
+    .ok();
+    assert_eq!(ready_pods(&c).len(), 3);
+
+    // Self-healing: a deleted pod is replaced.
+    let victim = ready_pods(&c)[0].clone();
+    c.kubectl(&["delete", "pod", &victim, "--wait=false"]).ok();
+    c.wait_until(Duration::from_secs(60), "replacement pod ready", || {
+        let pods = ready_pods(&c);
+        pods.len() == 3 && !pods.contains(&victim)
+    });
+
+    // Scale up and back.
+    c.kubectl(&["scale", "deployment/web", "--replicas=5"]).ok();
+    c.kubectl(&["rollout", "status", "deployment/web", "--timeout=90s"])
+        .ok();
+    c.wait_until(Duration::from_secs(30), "5 ready", || {
+        ready_pods(&c).len() == 5
+    });
+    c.kubectl(&["scale", "deployment/web", "--replicas=3"]).ok();
+    c.wait_until(Duration::from_secs(60), "3 ready", || {
+        ready_pods(&c).len() == 3
+    });
+
+    // A rolling update with maxUnavailable 0 never has fewer than 3 ready pods.
+    c.kubectl(&["set", "image", "deployment/web", "web=busybox:v2"])
+        .ok();
+    c.kubectl(&[
+        "annotate",
+        "deployment/web",
+        "kubernetes.io/change-cause=upgrade to v2",
+        "--overwrite",
+    ])
+    .ok();
+    let mut min_ready = usize::MAX;
+    c.wait_until(Duration::from_secs(120), "rollout to v2", || {
+        min_ready = min_ready.min(ready_pods(&c).len());
+        let updated = jsonpath(&c, "deployment/web", "{.status.updatedReplicas}");
+        let available = jsonpath(&c, "deployment/web", "{.status.availableReplicas}");
+        let total = jsonpath(&c, "deployment/web", "{.status.replicas}");
+        updated == "3" && available == "3" && total == "3"
+    });
+    assert!(
+        min_ready >= 3,
+        "dropped to {min_ready} ready pods during the rollout"
+    );
+    c.kubectl(&["rollout", "status", "deployment/web", "--timeout=60s"])
+        .ok();
+    // Old pods may still be terminating; once gone, every pod runs v2.
+    c.wait_until(Duration::from_secs(30), "old pods gone", || {
+        let images = jsonpath(&c, "pods", "{.items[*].spec.containers[0].image}");
+        images.split_whitespace().all(|i| i == "busybox:v2")
+    });
+
+    let history = c
+        .kubectl(&["rollout", "history", "deployment/web"])
+        .ok()
+        .stdout;
+    assert!(
+        history.contains("REVISION") && history.contains("upgrade to v2"),
+        "{history}"
+    );
+
+    // Undo brings the previous template back.
+    c.kubectl(&["rollout", "undo", "deployment/web"]).ok();
+    c.kubectl(&["rollout", "status", "deployment/web", "--timeout=120s"])
+        .ok();
+    assert_eq!(
+        jsonpath(
+            &c,
+            "deployment/web",
+            "{.spec.template.spec.containers[0].image}"
+        ),
+        "busybox:v1"
+    );
+    let rs = jsonpath(
+        &c,
+        "rs",
+        "{.items[*].metadata.annotations.deployment\\.kubernetes\\.io/revision}",
+    );
+    assert!(rs.split_whitespace().any(|r| r == "3"), "{rs}");
+
+    // Restart replaces every pod.
+    let before = ready_pods(&c);
+    c.kubectl(&["rollout", "restart", "deployment/web"]).ok();
+    c.kubectl(&["rollout", "status", "deployment/web", "--timeout=120s"])
+        .ok();
+    c.wait_until(Duration::from_secs(60), "all pods replaced", || {
+        let now = ready_pods(&c);
+        now.len() == 3 && now.iter().all(|p| !before.contains(p))
+    });
+}
+
+#[test]
+fn a_job_runs_to_completion() {
+    let c = cluster();
+    apply(
+        &c,
+        r#"
+apiVersion: batch/v1
+kind: Job
+metadata: {name: pi}
+spec:
+  completions: 3
+  parallelism: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: pi, image: busybox:v1, command: ["sh", "-c", "echo computing; sleep 0.5"]}
+"#,
+    );
+    c.kubectl(&[
+        "wait",
+        "--for=condition=complete",
+        "job/pi",
+        "--timeout=90s",
+    ])
+    .ok();
+    assert_eq!(jsonpath(&c, "job/pi", "{.status.succeeded}"), "3");
+    let logs = c.kubectl(&["logs", "job/pi"]).ok().stdout;
+    assert_eq!(logs, "computing\n");
+}
