@@ -8,7 +8,6 @@
 //! Run: `cargo bench -p rkube-runtime --bench containers`.
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::path::{Path, PathBuf};

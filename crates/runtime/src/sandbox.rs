@@ -169,31 +169,23 @@ pub fn create(root: &Path, id: &str, config: &PodSandboxConfig) -> Result<PodSan
 
 /// Writes the sandbox record (atomically).
 pub fn save(root: &Path, sandbox: &PodSandbox) -> Result<()> {
-    let paths = SandboxPaths::new(root, &sandbox.id);
-    let data = serde_json::to_vec_pretty(sandbox)
-        .map_err(|e| RuntimeError::Internal(format!("encode sandbox: {e}")))?;
-    sys::write_atomic(&paths.record(), &data)
+    sys::save_json(
+        &SandboxPaths::new(root, &sandbox.id).record(),
+        sandbox,
+        "sandbox",
+    )
 }
 
 pub fn load(root: &Path, id: &str) -> Result<PodSandbox> {
-    let path = SandboxPaths::new(root, id).record();
-    let data = std::fs::read(&path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => RuntimeError::NotFound(format!("sandbox {id}")),
-        _ => RuntimeError::io(format!("read {}", path.display()), e),
-    })?;
-    serde_json::from_slice(&data)
-        .map_err(|e| RuntimeError::Internal(format!("decode {}: {e}", path.display())))
+    sys::load_json(
+        &SandboxPaths::new(root, id).record(),
+        &format!("sandbox {id}"),
+    )
 }
 
 /// Every sandbox id under `root`.
 pub fn list_ids(root: &Path) -> Vec<String> {
-    let Ok(rd) = std::fs::read_dir(root) else {
-        return Vec::new();
-    };
-    rd.filter_map(|e| e.ok())
-        .filter(|e| e.path().join("sandbox.json").exists())
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect()
+    sys::dirs_with(root, "sandbox.json")
 }
 
 /// Releases the namespaces (network teardown is the agent's business before this).

@@ -17,6 +17,34 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
         .map_err(|e| RuntimeError::io(format!("write {}", path.display()), e))
 }
 
+/// Writes a record as pretty JSON, atomically.
+pub fn save_json<T: serde::Serialize>(path: &Path, value: &T, what: &str) -> Result<()> {
+    let data = serde_json::to_vec_pretty(value)
+        .map_err(|e| RuntimeError::Internal(format!("encode {what}: {e}")))?;
+    write_atomic(path, &data)
+}
+
+/// Reads a JSON record; a missing file is `NotFound(what)`.
+pub fn load_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
+    let data = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => RuntimeError::NotFound(what.to_string()),
+        _ => RuntimeError::io(format!("read {}", path.display()), e),
+    })?;
+    serde_json::from_slice(&data)
+        .map_err(|e| RuntimeError::Internal(format!("decode {}: {e}", path.display())))
+}
+
+/// Names of the directories under `root` that hold `file` (the records of one kind).
+pub fn dirs_with(root: &Path, file: &str) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    rd.filter_map(|e| e.ok())
+        .filter(|e| e.path().join(file).exists())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect()
+}
+
 fn clone_flag(kind: &str) -> Result<CloneFlags> {
     Ok(match kind {
         "net" => CloneFlags::CLONE_NEWNET,

@@ -100,29 +100,22 @@ impl ContainerPaths {
 }
 
 pub fn save(root: &Path, rec: &ContainerRecord) -> Result<()> {
-    let data = serde_json::to_vec_pretty(rec)
-        .map_err(|e| RuntimeError::Internal(format!("encode container: {e}")))?;
-    sys::write_atomic(&ContainerPaths::new(root, &rec.id).record(), &data)
+    sys::save_json(
+        &ContainerPaths::new(root, &rec.id).record(),
+        rec,
+        "container",
+    )
 }
 
 pub fn load(root: &Path, id: &str) -> Result<ContainerRecord> {
-    let path = ContainerPaths::new(root, id).record();
-    let data = std::fs::read(&path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => RuntimeError::NotFound(format!("container {id}")),
-        _ => RuntimeError::io(format!("read {}", path.display()), e),
-    })?;
-    serde_json::from_slice(&data)
-        .map_err(|e| RuntimeError::Internal(format!("decode {}: {e}", path.display())))
+    sys::load_json(
+        &ContainerPaths::new(root, id).record(),
+        &format!("container {id}"),
+    )
 }
 
 pub fn list_ids(root: &Path) -> Vec<String> {
-    let Ok(rd) = std::fs::read_dir(root) else {
-        return Vec::new();
-    };
-    rd.filter_map(|e| e.ok())
-        .filter(|e| e.path().join("container.json").exists())
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect()
+    sys::dirs_with(root, "container.json")
 }
 
 pub fn read_exit(root: &Path, id: &str) -> Option<ExitRecord> {
