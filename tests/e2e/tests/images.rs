@@ -1,13 +1,12 @@
 //! `rkube image import|ls|rm|pull` on a data dir, with archives and a registry image built
 //! here from Debian's static busybox using plain `tar`, `gzip` and `sha256sum`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-use rkube_e2e::images::{busybox_layer, docker_archive, hex, oci_archive, oci_blobs};
-use rkube_e2e::registry::{sha256_file, Registry};
+use rkube_e2e::images::{busybox_layer, docker_archive, oci_archive, oci_blobs};
+use rkube_e2e::registry::Registry;
 use rkube_e2e::rkube_bin;
-use serde_json::json;
 
 struct Out {
     code: i32,
