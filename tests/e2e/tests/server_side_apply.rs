@@ -37,13 +37,32 @@ fn run(kubectl: &str) {
         mf[0]["fieldsV1"]["f:spec"]["f:replicas"].is_object(),
         "{mf:?}"
     );
-    // Same config again: nothing changes.
-    let rv = d["metadata"]["resourceVersion"].clone();
+    // Same config again: nothing changes. (The Deployment controller writes status and its
+    // revision annotation meanwhile, so compare what the apply owns, not resourceVersion.)
+    let before = d["metadata"]["generation"].clone();
+    let alice_time = mf[0]["time"].clone();
     k(&["apply", "--server-side", "--field-manager=alice", "-f", &a]).ok();
-    let d = k(&["get", "deploy", "web", "-o", "json"]).ok().json();
+    let d = k(&[
+        "get",
+        "deploy",
+        "web",
+        "-o",
+        "json",
+        "--show-managed-fields",
+    ])
+    .ok()
+    .json();
     assert_eq!(
-        d["metadata"]["resourceVersion"], rv,
-        "a no-op apply writes nothing"
+        d["metadata"]["generation"], before,
+        "a no-op apply changes no spec"
+    );
+    let alice = d["metadata"]["managedFields"]
+        .as_array()
+        .and_then(|m| m.iter().find(|e| e["manager"] == "alice").cloned())
+        .unwrap_or_default();
+    assert_eq!(
+        alice["time"], alice_time,
+        "a no-op apply leaves alice's entry alone"
     );
     // Another manager changing alice's field conflicts.
     let b = c.file("b.yaml", &deploy(5, "registry.local/web:1"));
