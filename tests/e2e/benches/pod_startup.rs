@@ -106,6 +106,7 @@ fn main() {
     }
     let total = started.elapsed();
     let _ = watch.kill();
+    let _ = watch.wait();
     let lat = |f: fn(&Seen) -> Option<Instant>| -> Vec<Duration> {
         seen.values()
             .filter_map(|s| Some(f(s)?.duration_since(s.added?)))
