@@ -183,10 +183,28 @@ pub async fn register(agent: &Agent) -> anyhow::Result<()> {
 
 async fn update_status(agent: &Agent) -> anyhow::Result<()> {
     let api: Api<Node> = Api::all(agent.client.clone());
+    let mut status = node_status(agent);
+    // A condition keeps its lastTransitionTime while its status stays the same.
+    if let Ok(current) = api.get_status(&agent.config.node_name).await {
+        let old = current
+            .status
+            .and_then(|s| s.conditions)
+            .unwrap_or_default();
+        if let Some(conds) = status["conditions"].as_array_mut() {
+            for c in conds {
+                let same = old
+                    .iter()
+                    .find(|o| c["type"] == o.type_.as_str() && c["status"] == o.status.as_str());
+                if let Some(t) = same.and_then(|o| o.last_transition_time.as_ref()) {
+                    c["lastTransitionTime"] = json!(crate::time::to_seconds(&t.0.to_string()));
+                }
+            }
+        }
+    }
     api.patch_status(
         &agent.config.node_name,
         &PatchParams::default(),
-        &Patch::Merge(json!({"status": node_status(agent)})),
+        &Patch::Merge(json!({"status": status})),
     )
     .await?;
     Ok(())

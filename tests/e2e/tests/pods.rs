@@ -538,6 +538,18 @@ spec:
         first.ends_with(" one") && first.starts_with("20") && first.contains('T'),
         "{ts}"
     );
+    // kubectl 1.27 sends the same request; 1.20 wants -c for a multi-container pod.
+    let r = c
+        .kubectl_v(rkube_e2e::KUBECTL_1_27, &["logs", "multi", "-c", "sidecar"])
+        .ok();
+    assert_eq!(r.stdout, "from-sidecar\n");
+    let r = c
+        .kubectl_v(
+            rkube_e2e::KUBECTL_1_20,
+            &["logs", "multi", "-c", "main", "--tail=1"],
+        )
+        .ok();
+    assert_eq!(r.stdout, "three\n");
     let r = c.kubectl(&["logs", "multi", "-c", "nope"]);
     assert_eq!(r.code, 1);
     assert!(
