@@ -8,7 +8,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use futures::future::join_all;
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -16,7 +15,7 @@ use kube::api::{Api, DeleteParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info};
+use tracing::info;
 
 use crate::informer::{Cache, Informer};
 use crate::queue::WorkQueue;
@@ -231,24 +230,13 @@ impl EndpointSliceController {
             _ = cancel.cancelled() => return,
         }
         info!("endpointslice controller started");
-        let workers: Vec<_> = (0..WORKERS)
-            .map(|_| {
-                let c = self.clone();
-                tokio::spawn(async move {
-                    while let Some(k) = c.queue.get().await {
-                        match c.sync(&k).await {
-                            Ok(()) => c.queue.forget(&k),
-                            Err(e) => {
-                                debug!(service = %k, error = %e, "endpoints sync failed; requeueing");
-                                c.queue.add_rate_limited(k.clone());
-                            }
-                        }
-                        c.queue.done(&k);
-                    }
-                })
+        let this = self.clone();
+        self.queue
+            .run_workers(WORKERS, "endpointslice", move |key| {
+                let c = this.clone();
+                async move { c.sync(&key).await }
             })
-            .collect();
-        join_all(workers).await;
+            .await;
     }
 
     /// Converges the Service's EndpointSlices and Endpoints.

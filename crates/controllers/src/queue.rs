@@ -33,6 +33,40 @@ pub struct WorkQueue {
 }
 
 impl WorkQueue {
+    /// Runs `workers` tasks that take keys and call `sync` until the queue is cancelled: a
+    /// key that syncs is forgotten (its back-off reset), one that fails is requeued with
+    /// back-off. Every controller's worker loop.
+    pub async fn run_workers<F, Fut, E>(
+        self: &Arc<Self>,
+        workers: usize,
+        controller: &'static str,
+        sync: F,
+    ) where
+        F: Fn(String) -> Fut + Clone + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), E>> + Send,
+        E: std::fmt::Debug,
+    {
+        let tasks: Vec<_> = (0..workers)
+            .map(|_| {
+                let queue = self.clone();
+                let sync = sync.clone();
+                tokio::spawn(async move {
+                    while let Some(key) = queue.get().await {
+                        match sync(key.clone()).await {
+                            Ok(()) => queue.forget(&key),
+                            Err(e) => {
+                                tracing::debug!(controller, %key, error = ?e, "sync failed; requeueing");
+                                queue.add_rate_limited(key.clone());
+                            }
+                        }
+                        queue.done(&key);
+                    }
+                })
+            })
+            .collect();
+        futures::future::join_all(tasks).await;
+    }
+
     pub fn new(cancel: CancellationToken) -> Arc<Self> {
         Arc::new(WorkQueue {
             state: Mutex::new(State::default()),

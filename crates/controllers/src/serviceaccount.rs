@@ -5,13 +5,12 @@
 
 use std::sync::Arc;
 
-use futures::future::join_all;
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, PostParams};
 use kube::{Client, ResourceExt};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info};
+use tracing::info;
 
 use crate::informer::{Cache, Informer};
 use crate::queue::WorkQueue;
@@ -65,24 +64,13 @@ impl ServiceAccountController {
             _ = cancel.cancelled() => return,
         }
         info!("serviceaccount controller started");
-        let workers: Vec<_> = (0..WORKERS)
-            .map(|_| {
-                let c = self.clone();
-                tokio::spawn(async move {
-                    while let Some(ns) = c.queue.get().await {
-                        match c.sync(&ns).await {
-                            Ok(()) => c.queue.forget(&ns),
-                            Err(e) => {
-                                debug!(namespace = %ns, error = %e, "serviceaccount sync failed; requeueing");
-                                c.queue.add_rate_limited(ns.clone());
-                            }
-                        }
-                        c.queue.done(&ns);
-                    }
-                })
+        let this = self.clone();
+        self.queue
+            .run_workers(WORKERS, "serviceaccount", move |key| {
+                let c = this.clone();
+                async move { c.sync(&key).await }
             })
-            .collect();
-        join_all(workers).await;
+            .await;
     }
 
     /// Creates the managed accounts missing from an active namespace.

@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::anyhow;
-use futures::future::join_all;
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::{CronJob, CronJobStatus, Job};
 use k8s_openapi::api::core::v1::ObjectReference;
@@ -115,24 +114,13 @@ impl CronJobController {
             _ = cancel.cancelled() => return,
         }
         info!("cronjob controller started");
-        let workers: Vec<_> = (0..WORKERS)
-            .map(|_| {
-                let c = self.clone();
-                tokio::spawn(async move {
-                    while let Some(k) = c.queue.get().await {
-                        match c.sync(&k).await {
-                            Ok(()) => c.queue.forget(&k),
-                            Err(e) => {
-                                debug!(cronjob = %k, error = %format!("{e:#}"), "sync failed; requeueing");
-                                c.queue.add_rate_limited(k.clone());
-                            }
-                        }
-                        c.queue.done(&k);
-                    }
-                })
+        let this = self.clone();
+        self.queue
+            .run_workers(WORKERS, "cronjob", move |key| {
+                let c = this.clone();
+                async move { c.sync(&key).await }
             })
-            .collect();
-        join_all(workers).await;
+            .await;
     }
 
     fn requeue_for_next(&self, key: &str, s: &Schedule, tz: &jiff::tz::TimeZone, now: Timestamp) {

@@ -20,7 +20,6 @@ pub mod util;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use futures::future::join_all;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
@@ -180,24 +179,13 @@ impl DeploymentController {
             _ = cancel.cancelled() => return,
         }
         info!("deployment controller started");
-        let workers: Vec<_> = (0..WORKERS)
-            .map(|_| {
-                let c = self.clone();
-                tokio::spawn(async move {
-                    while let Some(k) = c.queue.get().await {
-                        match c.sync_deployment(&k).await {
-                            Ok(()) => c.queue.forget(&k),
-                            Err(e) => {
-                                debug!(deployment = %k, error = %format!("{e:#}"), "sync failed; requeueing");
-                                c.queue.add_rate_limited(k.clone());
-                            }
-                        }
-                        c.queue.done(&k);
-                    }
-                })
+        let this = self.clone();
+        self.queue
+            .run_workers(WORKERS, "deployment", move |key| {
+                let c = this.clone();
+                async move { c.sync_deployment(&key).await }
             })
-            .collect();
-        join_all(workers).await;
+            .await;
     }
 
     fn d_api(&self, ns: &str) -> Api<Deployment> {

@@ -136,24 +136,13 @@ impl JobController {
             _ = cancel.cancelled() => return,
         }
         info!("job controller started");
-        let workers: Vec<_> = (0..WORKERS)
-            .map(|_| {
-                let c = self.clone();
-                tokio::spawn(async move {
-                    while let Some(k) = c.queue.get().await {
-                        match c.sync(&k).await {
-                            Ok(()) => c.queue.forget(&k),
-                            Err(e) => {
-                                debug!(job = %k, error = %format!("{e:#}"), "sync failed; requeueing");
-                                c.queue.add_rate_limited(k.clone());
-                            }
-                        }
-                        c.queue.done(&k);
-                    }
-                })
+        let this = self.clone();
+        self.queue
+            .run_workers(WORKERS, "job", move |key| {
+                let c = this.clone();
+                async move { c.sync(&key).await }
             })
-            .collect();
-        join_all(workers).await;
+            .await;
     }
 
     /// Converges one Job.

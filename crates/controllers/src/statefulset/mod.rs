@@ -13,14 +13,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::anyhow;
-use futures::future::join_all;
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet, StatefulSetStatus};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use plan::{plan, Action, Input};
 use pods::{
@@ -113,24 +112,13 @@ impl StatefulSetController {
             _ = cancel.cancelled() => return,
         }
         info!("statefulset controller started");
-        let workers: Vec<_> = (0..WORKERS)
-            .map(|_| {
-                let c = self.clone();
-                tokio::spawn(async move {
-                    while let Some(k) = c.queue.get().await {
-                        match c.sync(&k).await {
-                            Ok(()) => c.queue.forget(&k),
-                            Err(e) => {
-                                debug!(statefulset = %k, error = %format!("{e:#}"), "sync failed; requeueing");
-                                c.queue.add_rate_limited(k.clone());
-                            }
-                        }
-                        c.queue.done(&k);
-                    }
-                })
+        let this = self.clone();
+        self.queue
+            .run_workers(WORKERS, "statefulset", move |key| {
+                let c = this.clone();
+                async move { c.sync(&key).await }
             })
-            .collect();
-        join_all(workers).await;
+            .await;
     }
 
     /// Converges one StatefulSet.
