@@ -81,10 +81,8 @@ pub struct Agent {
     pub runtime: Arc<dyn RuntimeService>,
     pub images: rkube_runtime::image::ImageService,
     pub events: events::Recorder,
-    /// Set once the pod network is up (pods wait for it).
+    /// Set once the pod network is up (the pod loop starts after it).
     pub network: std::sync::OnceLock<Arc<dyn PodNetwork>>,
-    /// Whether a pod network is configured at all.
-    pub wants_network: bool,
 }
 
 fn pod_names(pod: &k8s_openapi::api::core::v1::Pod) -> (&str, &str, &str) {
@@ -125,10 +123,6 @@ impl Agent {
     }
 }
 
-fn config_has_network(c: &Option<ipnet::Ipv4Net>) -> bool {
-    c.is_some()
-}
-
 /// Runs the agent until `cancel` fires: imports `agent/images/*.tar`, registers the node,
 /// and starts syncing pods.
 pub async fn run(
@@ -156,7 +150,6 @@ pub async fn run(
         images,
         runtime: Arc::new(runtime),
         network: std::sync::OnceLock::new(),
-        wants_network: config_has_network(&agent_cidr),
     });
     node::register(&agent).await?;
     if let Some(cidr) = agent_cidr {

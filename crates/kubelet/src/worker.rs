@@ -221,10 +221,7 @@ impl PodWorker {
                 }
                 Some(_) => {
                     init_done = false;
-                    if let Some(d) = self
-                        .maybe_restart(pod, &sandbox, &c, latest, &runtime)
-                        .await
-                    {
+                    if let Some(d) = self.maybe_restart(pod, &sandbox, &c, latest).await {
                         next = next.min(d);
                     }
                     break;
@@ -264,9 +261,7 @@ impl PodWorker {
                             _ => true,
                         };
                         if restart {
-                            if let Some(d) =
-                                self.maybe_restart(pod, &sandbox, c, latest, &runtime).await
-                            {
+                            if let Some(d) = self.maybe_restart(pod, &sandbox, c, latest).await {
                                 next = next.min(d);
                             }
                         }
@@ -316,7 +311,6 @@ impl PodWorker {
         sandbox: &str,
         c: &Container,
         latest: Option<&ContainerStatus>,
-        _all: &[ContainerStatus],
     ) -> Option<Duration> {
         let latest = latest?;
         let ran_for = match (&latest.started_at, &latest.finished_at) {
@@ -366,9 +360,6 @@ impl PodWorker {
                     .await;
                 }
                 return Some(Duration::from_secs_f64(left.max(0.05)));
-            }
-            if b.after == latest.id {
-                // Back-off over: restart now, keep the delay for the next failure.
             }
         }
         let delay = match self.backoff.get(&c.name) {

@@ -53,6 +53,8 @@ pub trait RuntimeService: Send + Sync {
     async fn remove_container(&self, id: &str) -> Result<()>;
     async fn container_status(&self, id: &str) -> Result<ContainerStatus>;
     async fn list_containers(&self) -> Result<Vec<ContainerStatus>>;
+    /// The container's cgroup path (for usage statistics).
+    fn container_cgroup(&self, id: &str) -> Option<String>;
     /// A command that runs `cmd` inside the container with whatever stdio the caller gives
     /// it (pipes or a pty), and exits with the process's exit code.
     fn exec_command(&self, id: &str, cmd: &[String]) -> std::process::Command;
@@ -99,13 +101,6 @@ impl Runtime {
 
     pub fn images(&self) -> &ImageService {
         &self.inner.images
-    }
-
-    /// A container's cgroup path, for stats.
-    pub fn container_cgroup(&self, id: &str) -> Option<String> {
-        container::load(&self.inner.containers, id)
-            .ok()
-            .map(|r| r.cgroup_path)
     }
 
     async fn blocking<T: Send + 'static>(
@@ -422,6 +417,12 @@ impl RuntimeService for Runtime {
                 .collect())
         })
         .await
+    }
+
+    fn container_cgroup(&self, id: &str) -> Option<String> {
+        container::load(&self.inner.containers, id)
+            .ok()
+            .map(|r| r.cgroup_path)
     }
 
     fn exec_command(&self, id: &str, cmd: &[String]) -> std::process::Command {

@@ -122,26 +122,12 @@ async fn sample(agent: &Agent, sampler: &Sampler) {
         .iter()
         .filter(|c| c.state == ContainerState::Running)
     {
-        if let Some(cg) = container_cgroup(agent, &c.id) {
+        if let Some(cg) = agent.runtime.container_cgroup(&c.id) {
             if let Some(ns) = rkube_runtime::cgroups::cpu_usage_nanos(&cg) {
                 sampler.record(&c.id, ns);
             }
         }
     }
-}
-
-fn container_cgroup(agent: &Agent, id: &str) -> Option<String> {
-    let rec = std::fs::read(
-        agent
-            .config
-            .data_dir
-            .join("agent/containers")
-            .join(id)
-            .join("container.json"),
-    )
-    .ok()?;
-    let v: Value = serde_json::from_slice(&rec).ok()?;
-    v["cgroup_path"].as_str().map(String::from)
 }
 
 /// The `/stats/summary` document (node and pods; the fields metrics consumers read).
@@ -152,7 +138,7 @@ pub async fn summary(agent: &Agent, sampler: &Sampler) -> Value {
     let fresh: Vec<(String, String)> = running
         .iter()
         .filter(|c| c.state == ContainerState::Running && sampler.rate(&c.id).is_none())
-        .filter_map(|c| Some((c.id.clone(), container_cgroup(agent, &c.id)?)))
+        .filter_map(|c| Some((c.id.clone(), agent.runtime.container_cgroup(&c.id)?)))
         .collect();
     if !fresh.is_empty() || sampler.rate("node").is_none() {
         for _ in 0..2 {
@@ -178,7 +164,7 @@ pub async fn summary(agent: &Agent, sampler: &Sampler) -> Value {
             c.state == ContainerState::Running
                 && c.labels.get("io.kubernetes.pod.uid") == Some(&sb.config.uid)
         }) {
-            let cg = container_cgroup(agent, &c.id).unwrap_or_default();
+            let cg = agent.runtime.container_cgroup(&c.id).unwrap_or_default();
             let cpu_total = rkube_runtime::cgroups::cpu_usage_nanos(&cg).unwrap_or(0);
             let rate = sampler.rate(&c.id).unwrap_or(0);
             let mem = rkube_runtime::cgroups::memory_working_set(&cg).unwrap_or(0);
