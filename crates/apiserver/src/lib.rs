@@ -10,6 +10,7 @@ mod admission;
 mod alloc;
 mod apply;
 mod auth;
+mod authz;
 mod bootstrap;
 pub mod cache;
 mod compactor;
@@ -21,6 +22,7 @@ mod disruption;
 mod fields;
 mod http;
 mod immutable;
+pub mod join;
 mod metrics;
 mod nodeproxy;
 mod object;
@@ -87,6 +89,9 @@ pub struct ApiServer {
     openapi: Arc<tokio::sync::OnceCell<Arc<openapi::OpenApi>>>,
     /// TLS client settings for calls to kubelets (logs, exec, attach, port-forward).
     pub(crate) kubelet_tls: Option<Arc<rustls::ClientConfig>>,
+    pub(crate) pki: pki::Pki,
+    /// Set by [`Started::enable_join`]: agents may then join with a token.
+    pub(crate) join: std::sync::OnceLock<join::JoinConfig>,
 }
 
 /// The served built-in resources and their subresources, for the OpenAPI documents.
@@ -125,6 +130,11 @@ pub struct Started {
 }
 
 impl Started {
+    /// Lets agents join with tokens kept in `cfg.token_dir`.
+    pub fn enable_join(&self, cfg: join::JoinConfig) {
+        let _ = self.server.join.set(cfg);
+    }
+
     /// A kubeconfig (YAML) for an in-process component or a test: a fresh client certificate
     /// for `user` in `groups`, signed by the cluster CA. Components reach the API server over
     /// HTTPS like any other client.
@@ -189,6 +199,8 @@ pub async fn start(
         allocator: Mutex::new(alloc::Allocator::default()),
         resources: Arc::new(resources::Resources::default()),
         openapi: Arc::new(tokio::sync::OnceCell::new()),
+        pki: pki.clone(),
+        join: std::sync::OnceLock::new(),
         kubelet_tls: match pki.kubelet_client_config() {
             Ok(c) => Some(Arc::new(c)),
             Err(e) => {
@@ -295,6 +307,24 @@ impl ApiServer {
         user: Option<&User>,
     ) -> Result<Response<Body>, ApiError> {
         let path = req.uri().path().to_string();
+        match path.as_str() {
+            "/cacerts" => {
+                return Ok(raw_response(
+                    StatusCode::OK,
+                    "text/plain; charset=utf-8",
+                    self.pki.ca_cert_pem().as_bytes().to_vec(),
+                ))
+            }
+            "/v1-rkube/node-certificates" if req.method() == Method::POST => {
+                let authz = req
+                    .headers()
+                    .get(::http::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok());
+                let v = join::handle(self, authz, req.body())?;
+                return Ok(json_response(StatusCode::OK, &v));
+            }
+            _ => {}
+        }
         if user.is_none() && !auth::is_public(&path) {
             return Err(ApiError::unauthorized());
         }
@@ -395,6 +425,7 @@ impl ApiServer {
             )),
             Route::Resource(rr) => {
                 let method = req.method().clone();
+                authz::authorize(self, user, &method, &rr, req.body())?;
                 if matches!(method, Method::POST | Method::PUT | Method::PATCH) {
                     // Writes prune unknown fields against the schemas.
                     self.openapi().await;

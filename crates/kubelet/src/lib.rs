@@ -7,6 +7,7 @@
 //! container config), [`status`] (runtime state → pod status), [`events`].
 
 pub mod events;
+mod grpc_probe;
 pub mod images;
 pub mod network;
 pub mod node;

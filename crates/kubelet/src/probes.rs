@@ -1,4 +1,4 @@
-//! Startup, liveness and readiness probes (httpGet, tcpSocket, exec) with upstream's timing
+//! Startup, liveness and readiness probes (httpGet, tcpSocket, exec, grpc) with upstream's timing
 //! fields and thresholds, and preStop hooks.
 //!
 //! Network probes run *inside the pod's network namespace* (a short-lived thread joins it),
@@ -327,8 +327,13 @@ impl ProbeWorker {
             })
             .await;
         }
-        if p.grpc.is_some() {
-            return Outcome::Failure("gRPC probes are not supported by this agent yet".into());
+        if let Some(g) = &p.grpc {
+            let Ok(port) = u16::try_from(g.port) else {
+                return Outcome::Failure(format!("invalid port {}", g.port));
+            };
+            let service = g.service.clone().unwrap_or_default();
+            return crate::grpc_probe::probe(self.netns.clone(), pod_ip, port, service, timeout)
+                .await;
         }
         Outcome::Success
     }
@@ -360,7 +365,7 @@ fn resolve_port(port: &IntOrString, c: &Container) -> Option<u16> {
     }
 }
 
-fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, String> {
+pub(crate) fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, String> {
     let addr: SocketAddr = (host, port)
         .to_socket_addrs()
         .map_err(|e| format!("dial tcp {host}:{port}: {e}"))?
@@ -383,26 +388,32 @@ fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, String
 async fn in_netns(netns: Option<PathBuf>, f: impl FnOnce() -> Outcome + Send + 'static) -> Outcome {
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
-        if let Some(ns) = netns {
-            match std::fs::File::open(&ns) {
-                Ok(file) => {
-                    if let Err(e) =
-                        nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
-                    {
-                        let _ = tx.send(Outcome::Failure(format!("enter pod network: {e}")));
-                        return;
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.send(Outcome::Failure(format!("open pod network: {e}")));
-                    return;
-                }
-            }
-        }
-        let _ = tx.send(f());
+        let _ = tx.send(match enter_netns(netns) {
+            Ok(()) => f(),
+            Err(e) => Outcome::Failure(e),
+        });
     });
     rx.await
         .unwrap_or_else(|_| Outcome::Failure("probe thread failed".into()))
+}
+
+/// Runs `f` on a fresh thread inside `netns`; if the namespace cannot be entered, `f` is
+/// dropped unrun (its caller sees its channel close).
+pub(crate) fn on_netns_thread(netns: Option<PathBuf>, f: impl FnOnce() + Send + 'static) {
+    std::thread::spawn(move || {
+        if enter_netns(netns).is_ok() {
+            f();
+        }
+    });
+}
+
+fn enter_netns(netns: Option<PathBuf>) -> Result<(), String> {
+    let Some(ns) = netns else {
+        return Ok(());
+    };
+    let file = std::fs::File::open(&ns).map_err(|e| format!("open pod network: {e}"))?;
+    nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+        .map_err(|e| format!("enter pod network: {e}"))
 }
 
 async fn http_probe(
@@ -479,18 +490,22 @@ fn exchange(mut s: impl Read + Write, req: &str, timeout: Duration) -> Result<St
         match s.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) => return Err(format!(
+            Err(e) => {
+                return Err(format!(
                 "context deadline exceeded (Client.Timeout exceeded while awaiting headers): {e}"
-            )),
+            ))
+            }
         }
     }
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
-/// Upstream's prober does not verify certificates (`InsecureSkipVerify`): a probe checks
-/// that the container answers, not who it is.
+/// Accepts any server certificate (handshake signatures are still checked). Upstream's
+/// prober does not verify certificates (`InsecureSkipVerify`): a probe checks that the
+/// container answers, not who it is. An agent also uses it once to fetch the cluster CA
+/// that its join token's hash then vouches for.
 #[derive(Debug)]
-struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
+pub struct AnyCert(pub Arc<rustls::crypto::CryptoProvider>);
 
 impl rustls::client::danger::ServerCertVerifier for AnyCert {
     fn verify_server_cert(
@@ -547,7 +562,7 @@ fn tls_client(host: &str) -> Result<rustls::ClientConnection, String> {
     rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())
 }
 
-fn hostport(host: &str, port: u16) -> String {
+pub(crate) fn hostport(host: &str, port: u16) -> String {
     if host.contains(':') {
         format!("[{host}]:{port}")
     } else {

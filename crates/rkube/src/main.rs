@@ -1,12 +1,17 @@
 //! `rkube`: Kubernetes in one binary. This file only parses arguments and hands each
 //! subcommand to the role that implements it.
 
+mod agent;
+mod cleanup;
+mod cluster;
 mod image;
+mod join;
 mod server;
+mod token;
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 /// mimalloc returns freed memory to the OS promptly and fragments less than glibc's arenas
 /// under the API server's many short-lived JSON allocations.
@@ -33,7 +38,17 @@ enum Command {
     Server(server::ServerArgs),
     /// Run a node agent that joins an existing cluster (kubelet, container runtime, pod
     /// network, service proxy, cluster DNS, ingress).
-    Agent(AgentArgs),
+    Agent(agent::AgentArgs),
+    /// Local multi-node clusters of network-namespace nodes (like kind).
+    Cluster {
+        #[command(subcommand)]
+        command: cluster::ClusterCommand,
+    },
+    /// Manage join tokens for agents.
+    Token {
+        #[command(subcommand)]
+        command: token::TokenCommand,
+    },
     /// A kubectl-compatible client (also used when rkube is invoked as `kubectl`).
     #[command(disable_help_flag = true)]
     Kubectl {
@@ -51,25 +66,6 @@ enum Command {
         #[command(subcommand)]
         command: ImageCommand,
     },
-}
-
-#[derive(Args)]
-struct AgentArgs {
-    /// URL of a server to join, e.g. https://10.0.0.1:6443.
-    #[arg(long, env = "RKUBE_URL")]
-    server: String,
-    /// Join token (from the server's <data-dir>/server/token).
-    #[arg(long, env = "RKUBE_TOKEN")]
-    token: String,
-    /// Directory for the agent's state.
-    #[arg(long, default_value = "/var/lib/rkube")]
-    data_dir: PathBuf,
-    /// Name of this node (default: the host name).
-    #[arg(long)]
-    node_name: Option<String>,
-    /// IP address to advertise for this node.
-    #[arg(long)]
-    node_ip: Option<std::net::IpAddr>,
 }
 
 #[derive(Subcommand)]
@@ -121,7 +117,15 @@ fn main() -> std::process::ExitCode {
                 std::process::ExitCode::FAILURE
             }
         },
-        Command::Agent(_) => not_yet("agent"),
+        Command::Agent(args) => match agent::run(args) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("rkube agent: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        },
+        Command::Token { command } => token::run(command),
+        Command::Cluster { command } => cluster::run(command),
         Command::Kubectl { .. } => not_yet("kubectl"),
         Command::Image { command } => image::run(command),
         Command::Shim { args } => {

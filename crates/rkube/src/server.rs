@@ -89,6 +89,22 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     let api = rkube_apiserver::start(config, store, shutdown.clone())
         .await
         .context("start API server")?;
+    let token_dir = args.data_dir.join("server");
+    let token = rkube_apiserver::join::ensure_server_token(
+        &token_dir,
+        api.pki.ca_cert_pem(),
+        args.token.as_deref(),
+    )
+    .with_context(|| format!("write the join token under {}", token_dir.display()))?;
+    api.enable_join(rkube_apiserver::join::JoinConfig {
+        token_dir,
+        agent_settings: serde_json::json!({
+            "clusterCIDR": args.cluster_cidr,
+            "clusterDNS": args.cluster_dns.to_string(),
+            "clusterDomain": args.cluster_domain,
+        }),
+    });
+    tracing::debug!(len = token.len(), "join token ready");
     let controllers = {
         let client = component_client(&api, "system:kube-controller-manager", &[])
             .await
@@ -149,13 +165,6 @@ async fn start_agent(
     let client = component_client(api, &format!("system:node:{node_name}"), &["system:nodes"])
         .await
         .context("node agent credentials")?;
-    let images =
-        rkube_runtime::image::ImageService::open(&args.data_dir).context("open the image store")?;
-    let shim = rkube_runtime::ShimCommand {
-        program: std::env::current_exe().context("locate the rkube binary for the shim")?,
-        args: vec!["shim".into()],
-    };
-    let runtime = rkube_runtime::Runtime::open(images, shim).context("open the runtime")?;
     let (cert_pem, key_pem) = api
         .pki
         .issue_serving_cert(
@@ -164,18 +173,11 @@ async fn start_agent(
             &[node_ip, IpAddr::V4(Ipv4Addr::LOCALHOST)],
         )
         .context("kubelet serving certificate")?;
-    let server_tls = rkube_kubelet::server::ServerTls {
-        cert_pem,
-        key_pem,
-        client_ca_pem: api.pki.ca_cert_pem().to_string(),
-    };
-    let config = rkube_kubelet::Config {
-        server_port: 10250,
-        cluster_cidr: Some(args.cluster_cidr.clone()),
-        server_tls: Some(server_tls),
+    let params = crate::agent::NodeParams {
         node_name,
         node_ip,
         data_dir: args.data_dir.clone(),
+        cluster_cidr: Some(args.cluster_cidr.clone()),
         cluster_dns: args.cluster_dns,
         cluster_domain: args.cluster_domain.clone(),
         node_labels: vec![
@@ -185,12 +187,13 @@ async fn start_agent(
             ),
             ("node-role.kubernetes.io/master".into(), "true".into()),
         ],
+        server_tls: rkube_kubelet::server::ServerTls {
+            cert_pem,
+            key_pem,
+            client_ca_pem: api.pki.ca_cert_pem().to_string(),
+        },
     };
-    Ok(tokio::spawn(async move {
-        if let Err(e) = rkube_kubelet::run(client, runtime, config, shutdown).await {
-            tracing::error!("node agent stopped: {e:#}");
-        }
-    }))
+    crate::agent::spawn_kubelet(client, params, shutdown)
 }
 
 /// An API client for an in-process component, with its own client certificate: components
@@ -213,7 +216,7 @@ async fn component_client(
 
 /// The address of the interface holding the default route (no packet is sent: connecting a
 /// UDP socket only picks the route), or loopback on a machine without one.
-fn default_node_ip() -> IpAddr {
+pub fn default_node_ip() -> IpAddr {
     std::net::UdpSocket::bind("0.0.0.0:0")
         .and_then(|s| {
             s.connect("192.0.2.1:9")?;
@@ -242,7 +245,7 @@ pub async fn open_store(args: &ServerArgs) -> anyhow::Result<Arc<dyn Store>> {
     }
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = match signal(SignalKind::terminate()) {
         Ok(s) => s,
@@ -257,7 +260,7 @@ async fn shutdown_signal() {
     }
 }
 
-fn init_tracing() {
+pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("RKUBE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()

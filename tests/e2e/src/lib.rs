@@ -3,6 +3,7 @@
 //! is removed when the [`Cluster`] is dropped, also when a test fails.
 
 pub mod images;
+pub mod multinode;
 pub mod registry;
 
 use std::path::{Path, PathBuf};
@@ -50,7 +51,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(o: Output) -> Run {
+    pub(crate) fn from(o: Output) -> Run {
         Run {
             code: o.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -75,7 +76,7 @@ impl Run {
     }
 }
 
-fn sh(cmd: &mut Command) -> Run {
+pub(crate) fn sh(cmd: &mut Command) -> Run {
     Run::from(cmd.output().expect("run command"))
 }
 

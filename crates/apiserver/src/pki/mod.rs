@@ -556,42 +556,51 @@ impl Ca {
         };
         let issuer = Issuer::from_ca_cert_der(&self.cert_der, &self.key).map_err(generate_err)?;
         let key = KeyPair::generate().map_err(generate_err)?;
-
-        if spec.common_name.is_empty() {
-            return Err(PkiError::Invalid {
-                what: "certificate subject".to_string(),
-                reason: "empty common name".to_string(),
-            });
-        }
-        let mut params = CertificateParams::default();
-        let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, spec.common_name);
-        params.distinguished_name = dn;
-        params.subject_alt_names = spec
-            .sans
-            .iter()
-            .map(San::to_rcgen)
-            .collect::<Result<_, _>>()?;
-        params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![spec.usage.clone()];
-        params.use_authority_key_identifier_extension = true;
-        let now = OffsetDateTime::now_utc();
-        params.not_before = now - BACKDATE;
-        params.not_after = now + Duration::days(LEAF_VALIDITY_DAYS);
-
+        let params = leaf_params(spec)?;
         let cert = params.signed_by(&key, &issuer).map_err(generate_err)?;
+        Ok((self.with_groups(cert.der(), spec)?, key.serialize_pem()))
+    }
+
+    /// rcgen keeps at most one value per attribute type in a subject, but Kubernetes
+    /// groups are repeated O attributes: put the full subject in and sign again.
+    fn with_groups(&self, der: &[u8], spec: &LeafSpec<'_>) -> Result<String, PkiError> {
         if spec.organizations.is_empty() {
-            return Ok((cert.pem(), key.serialize_pem()));
+            return Ok(der::pem("CERTIFICATE", der));
         }
-        // rcgen keeps at most one value per attribute type in a subject, but Kubernetes
-        // groups are repeated O attributes: put the full subject in and sign again.
         let subject = der::subject(spec.common_name, spec.organizations);
-        let der = der::replace_subject_and_resign(cert.der(), &subject, &self.key)?;
-        Ok((der::pem("CERTIFICATE", &der), key.serialize_pem()))
+        let der = der::replace_subject_and_resign(der, &subject, &self.key)?;
+        Ok(der::pem("CERTIFICATE", &der))
     }
 }
 
+/// The certificate fields of a leaf: subject, SANs, usages and validity.
+fn leaf_params(spec: &LeafSpec<'_>) -> Result<CertificateParams, PkiError> {
+    if spec.common_name.is_empty() {
+        return Err(PkiError::Invalid {
+            what: "certificate subject".to_string(),
+            reason: "empty common name".to_string(),
+        });
+    }
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, spec.common_name);
+    params.distinguished_name = dn;
+    params.subject_alt_names = spec
+        .sans
+        .iter()
+        .map(San::to_rcgen)
+        .collect::<Result<_, _>>()?;
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![spec.usage.clone()];
+    params.use_authority_key_identifier_extension = true;
+    let now = OffsetDateTime::now_utc();
+    params.not_before = now - BACKDATE;
+    params.not_after = now + Duration::days(LEAF_VALIDITY_DAYS);
+    Ok(params)
+}
+
+mod csr;
 mod der;
 
 /// Self-signs a CA certificate for `key`.

@@ -1,0 +1,150 @@
+//! `rkube agent`: joins a cluster with a token and runs the node agent (kubelet, runtime,
+//! pod network, service proxy, DNS) until SIGINT/SIGTERM. The agent inside `rkube server`
+//! is started through [`spawn_kubelet`] too.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+#[derive(Args, Debug)]
+pub struct AgentArgs {
+    /// URL of a server to join, e.g. https://10.0.0.1:6443.
+    #[arg(long, env = "RKUBE_URL")]
+    pub server: String,
+    /// Join token (from the server's <data-dir>/server/token or `rkube token create`).
+    #[arg(long, env = "RKUBE_TOKEN")]
+    pub token: String,
+    /// Directory for the agent's state.
+    #[arg(long, default_value = "/var/lib/rkube", env = "RKUBE_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Name of this node (default: the host name).
+    #[arg(long)]
+    pub node_name: Option<String>,
+    /// IP address to advertise for this node.
+    #[arg(long)]
+    pub node_ip: Option<IpAddr>,
+    /// Node labels, KEY=VALUE. Repeatable.
+    #[arg(long = "node-label")]
+    pub node_labels: Vec<String>,
+}
+
+/// What the node agent needs beyond its API client.
+pub struct NodeParams {
+    pub node_name: String,
+    pub node_ip: IpAddr,
+    pub data_dir: PathBuf,
+    pub cluster_cidr: Option<String>,
+    pub cluster_dns: IpAddr,
+    pub cluster_domain: String,
+    pub node_labels: Vec<(String, String)>,
+    pub server_tls: rkube_kubelet::server::ServerTls,
+}
+
+/// Opens the image store and runtime and runs the kubelet in a task.
+pub fn spawn_kubelet(
+    client: kube::Client,
+    p: NodeParams,
+    shutdown: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let images =
+        rkube_runtime::image::ImageService::open(&p.data_dir).context("open the image store")?;
+    let shim = rkube_runtime::ShimCommand {
+        program: std::env::current_exe().context("locate the rkube binary for the shim")?,
+        args: vec!["shim".into()],
+    };
+    let runtime = rkube_runtime::Runtime::open(images, shim).context("open the runtime")?;
+    let config = rkube_kubelet::Config {
+        server_port: 10250,
+        cluster_cidr: p.cluster_cidr,
+        server_tls: Some(p.server_tls),
+        node_name: p.node_name,
+        node_ip: p.node_ip,
+        data_dir: p.data_dir,
+        cluster_dns: p.cluster_dns,
+        cluster_domain: p.cluster_domain,
+        node_labels: p.node_labels,
+    };
+    Ok(tokio::spawn(async move {
+        if let Err(e) = rkube_kubelet::run(client, runtime, config, shutdown).await {
+            tracing::error!("node agent stopped: {e:#}");
+        }
+    }))
+}
+
+pub fn run(args: AgentArgs) -> anyhow::Result<()> {
+    crate::server::init_tracing();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("rkube-agent")
+        .build()
+        .context("start async runtime")?;
+    rt.block_on(serve(args))
+}
+
+async fn serve(args: AgentArgs) -> anyhow::Result<()> {
+    let node_name = args
+        .node_name
+        .clone()
+        .unwrap_or_else(rkube_kubelet::node::default_node_name);
+    let node_ip = args.node_ip.unwrap_or_else(crate::server::default_node_ip);
+    let node_labels = args
+        .node_labels
+        .iter()
+        .map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| anyhow::anyhow!("--node-label {l:?}: expected KEY=VALUE"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let joined = {
+        let (dir, server, token, name) = (
+            args.data_dir.clone(),
+            args.server.clone(),
+            args.token.clone(),
+            node_name.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            crate::join::join(&dir, &server, &token, &name, &[node_ip])
+        })
+        .await
+        .context("join task")??
+    };
+    let kc = kube::config::Kubeconfig::read_from(&joined.kubeconfig)
+        .context("read the agent kubeconfig")?;
+    let config =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await
+            .context("agent client config")?;
+    let client = kube::Client::try_from(config).context("agent client")?;
+    let setting = |k: &str| joined.settings.get(k).and_then(|v| v.as_str());
+    let params = NodeParams {
+        node_name: node_name.clone(),
+        node_ip,
+        data_dir: args.data_dir.clone(),
+        cluster_cidr: setting("clusterCIDR").map(str::to_string),
+        cluster_dns: setting("clusterDNS")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::new(10, 43, 0, 10))),
+        cluster_domain: setting("clusterDomain")
+            .unwrap_or("cluster.local")
+            .to_string(),
+        node_labels,
+        server_tls: rkube_kubelet::server::ServerTls {
+            cert_pem: joined.serving_cert_pem,
+            key_pem: joined.serving_key_pem,
+            client_ca_pem: joined.ca_pem,
+        },
+    };
+    let shutdown = CancellationToken::new();
+    let task = spawn_kubelet(client, params, shutdown.clone())?;
+    info!(node = %node_name, server = %args.server, "rkube agent ready");
+    crate::server::shutdown_signal().await;
+    info!("shutting down");
+    shutdown.cancel();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
+    Ok(())
+}

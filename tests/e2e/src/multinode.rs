@@ -1,0 +1,170 @@
+//! Multi-node clusters for end-to-end tests, made with `rkube cluster create` (each node a
+//! network namespace on a bridge of the cluster's own) and removed with `rkube cluster
+//! delete` when the [`MultiNode`] is dropped, also when a test fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::{rkube_bin, sh, Run, KUBECTL_1_32};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+pub struct MultiNode {
+    pub name: String,
+    pub dir: tempfile::TempDir,
+    pub nodes: u8,
+    pub kubeconfig: PathBuf,
+}
+
+impl MultiNode {
+    /// A cluster of `nodes` nodes (node 0 runs the server), with `images` imported into
+    /// every node before its agent starts pods.
+    pub fn create(nodes: u8) -> MultiNode {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("e{}-{n}", std::process::id());
+        let dir = tempfile::Builder::new()
+            .prefix("rkube-mn-")
+            .tempdir()
+            .expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("home")).expect("home");
+        let mn = MultiNode {
+            kubeconfig: dir.path().join(&name).join("kubeconfig"),
+            name,
+            dir,
+            nodes,
+        };
+        let r = sh(Command::new(rkube_bin())
+            .args(["cluster", "create", "--name", &mn.name, "--nodes"])
+            .arg(nodes.to_string())
+            .arg("--dir")
+            .arg(mn.dir.path())
+            .stdin(Stdio::null()));
+        assert_eq!(
+            r.code,
+            0,
+            "rkube cluster create failed: {}{}\n{}",
+            r.stdout,
+            r.stderr,
+            mn.logs()
+        );
+        mn
+    }
+
+    /// Node `i`'s name.
+    pub fn node(&self, i: u8) -> String {
+        format!("{}-{i}", self.name)
+    }
+
+    /// Node `i`'s data dir.
+    pub fn data_dir(&self, i: u8) -> PathBuf {
+        self.dir.path().join(&self.name).join(format!("node-{i}"))
+    }
+
+    /// Node `i`'s network namespace.
+    pub fn netns(&self, i: u8) -> String {
+        format!("rkc-{}-{i}", self.name)
+    }
+
+    /// Imports an image archive into every node's store.
+    pub fn import_image(&self, archive: &Path) {
+        for i in 0..self.nodes {
+            let r = sh(Command::new(rkube_bin())
+                .args(["image", "import", "--data-dir"])
+                .arg(self.data_dir(i))
+                .arg(archive));
+            assert_eq!(r.code, 0, "image import: {}{}", r.stdout, r.stderr);
+        }
+    }
+
+    /// kubectl 1.32 on the host, against the cluster (reached over its bridge).
+    pub fn kubectl(&self, args: &[&str]) -> Run {
+        sh(self.kubectl_cmd(&self.kubeconfig).args(args))
+    }
+
+    /// kubectl with another kubeconfig (e.g. a node's own credentials).
+    pub fn kubectl_cmd(&self, kubeconfig: &Path) -> Command {
+        let mut c = Command::new(KUBECTL_1_32);
+        c.env("KUBECONFIG", kubeconfig)
+            .env("HOME", self.dir.path().join("home"))
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn apply(&self, yaml: &str) {
+        use std::io::Write;
+        let mut child = self
+            .kubectl_cmd(&self.kubeconfig)
+            .args(["apply", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(yaml.as_bytes())
+            .expect("write");
+        Run::from(child.wait_with_output().expect("kubectl")).ok();
+    }
+
+    /// Runs a command inside node `i`'s network namespace.
+    pub fn exec_on(&self, i: u8, argv: &[&str]) -> Run {
+        sh(Command::new("ip")
+            .args(["netns", "exec", &self.netns(i)])
+            .args(argv))
+    }
+
+    /// The pid of node `i`'s rkube process.
+    pub fn pid(&self, i: u8) -> i32 {
+        std::fs::read_to_string(self.data_dir(i).join("rkube.pid"))
+            .expect("pid file")
+            .trim()
+            .parse()
+            .expect("pid")
+    }
+
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        for i in 0..self.nodes {
+            let log =
+                std::fs::read_to_string(self.data_dir(i).join("rkube.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(80).collect();
+            out.push_str(&format!("---- node {i} log (tail) ----\n"));
+            for l in tail.into_iter().rev() {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// Polls `f` until it returns true or `timeout` passes.
+    pub fn wait_until(&self, timeout: Duration, what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !f() {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for MultiNode {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("{}", self.logs());
+        }
+        let _ = Command::new(rkube_bin())
+            .args(["cluster", "delete", &self.name, "--dir"])
+            .arg(self.dir.path())
+            .stdin(Stdio::null())
+            .output();
+    }
+}

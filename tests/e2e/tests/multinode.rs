@@ -1,0 +1,209 @@
+//! Several nodes on one machine (`rkube cluster create`): agents join with the server's
+//! token, pods reach pods on other nodes without NAT, Services and cluster DNS work across
+//! nodes, a NodePort answers from outside the nodes, a wrong token is refused, and a node
+//! may change only what is its own.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use rkube_e2e::images::busybox_image;
+use rkube_e2e::multinode::MultiNode;
+
+const WORKLOAD: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: web, labels: {app: web}}
+spec:
+  nodeSelector: {kubernetes.io/hostname: NODE1}
+  containers:
+  - name: httpd
+    image: busybox:e2e
+    command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    ports: [{name: http, containerPort: 8080}]
+    readinessProbe:
+      httpGet: {path: /, port: http}
+      periodSeconds: 1
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports: [{port: 80, targetPort: http}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  nodeSelector: {kubernetes.io/hostname: NODE0}
+  containers:
+  - {name: c, image: busybox:e2e, command: ["sleep", "3600"]}
+"#;
+
+fn jsonpath(c: &MultiNode, args: &[&str]) -> String {
+    c.kubectl(args).ok().stdout.trim().to_string()
+}
+
+fn internal_ip(c: &MultiNode, i: u8) -> String {
+    jsonpath(
+        c,
+        &[
+            "get",
+            "node",
+            &c.node(i),
+            "-o",
+            "jsonpath={.status.addresses[?(@.type==\"InternalIP\")].address}",
+        ],
+    )
+}
+
+#[test]
+fn agents_join_and_pods_talk_across_nodes() {
+    let c = MultiNode::create(2);
+    c.import_image(&busybox_image(c.dir.path(), "busybox:e2e"));
+    let nodes = c.kubectl(&["get", "nodes", "-o", "json"]).ok().json();
+    let items = nodes["items"].as_array().expect("items");
+    assert_eq!(items.len(), 2, "{nodes}");
+    let cidrs: Vec<&str> = items
+        .iter()
+        .filter_map(|n| n["spec"]["podCIDR"].as_str())
+        .collect();
+    assert_eq!(cidrs.len(), 2, "every node gets a podCIDR: {nodes}");
+    assert_ne!(cidrs[0], cidrs[1]);
+    let node1_ip = internal_ip(&c, 1);
+    assert!(node1_ip.starts_with("172.30."), "{node1_ip}");
+
+    c.apply(
+        &WORKLOAD
+            .replace("NODE1", &c.node(1))
+            .replace("NODE0", &c.node(0)),
+    );
+    c.kubectl(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/web",
+        "pod/client",
+        "--timeout=90s",
+    ])
+    .ok();
+    let web_ip = jsonpath(&c, &["get", "pod", "web", "-o", "jsonpath={.status.podIP}"]);
+    assert_eq!(
+        jsonpath(
+            &c,
+            &["get", "pod", "web", "-o", "jsonpath={.status.hostIP}"]
+        ),
+        node1_ip
+    );
+    // Pod to pod across nodes, no NAT: the backend sees the client's pod IP.
+    let wget = |url: &str| {
+        c.kubectl(&["exec", "client", "--", "wget", "-qO-", url])
+            .ok()
+            .stdout
+            .trim()
+            .to_string()
+    };
+    assert_eq!(wget(&format!("http://{web_ip}:8080/")), "web");
+    // A Service and its DNS name, with the only backend on the other node.
+    assert_eq!(wget("http://web.default.svc.cluster.local/"), "web");
+    // The NodePort from outside every node (the host), on the node without the backend.
+    let port = jsonpath(
+        &c,
+        &[
+            "get",
+            "svc",
+            "web",
+            "-o",
+            "jsonpath={.spec.ports[0].nodePort}",
+        ],
+    );
+    let node0_ip = internal_ip(&c, 0);
+    let mut got = String::new();
+    c.wait_until(Duration::from_secs(20), "the NodePort to answer", || {
+        let out = Command::new("curl")
+            .args(["-s", "--max-time", "2"])
+            .arg(format!("http://{node0_ip}:{port}/"))
+            .output()
+            .expect("curl");
+        got = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        got == "web"
+    });
+    // Logs and exec reach the kubelet of the other node.
+    c.kubectl(&["logs", "web"]).ok();
+}
+
+#[test]
+fn a_wrong_token_is_refused_and_nodes_change_only_their_own() {
+    let c = MultiNode::create(2);
+    let token = std::fs::read_to_string(c.data_dir(0).join("server/token"))
+        .expect("token")
+        .trim()
+        .to_string();
+    let server_ip = internal_ip(&c, 0);
+    let url = format!("https://{server_ip}:6443");
+    let join = |token: &str| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = Command::new(rkube_e2e::rkube_bin())
+            .args([
+                "agent",
+                "--server",
+                &url,
+                "--token",
+                token,
+                "--node-name",
+                "intruder",
+            ])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("rkube agent");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    // Right CA, wrong secret.
+    let (hash, _) = token.split_once("::").expect("token format");
+    let (code, err) = join(&format!("{hash}::server:not-the-secret"));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("refused the join token"), "{err}");
+    // A token for another CA: the agent does not even send its secret.
+    let (code, err) = join(&format!("K10{}::server:x", "0".repeat(64)));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("does not match the token"), "{err}");
+    let r = c.kubectl(&["get", "node", "intruder"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("NotFound"), "{}", r.stderr);
+
+    // The joined agent's own credentials: its Node yes, another's no.
+    let node_kc = c.data_dir(1).join("agent/kubeconfig");
+    let kubectl_as_node = |args: &[&str]| {
+        let out = c
+            .kubectl_cmd(&node_kc)
+            .args(args)
+            .output()
+            .expect("kubectl");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, err) = kubectl_as_node(&["label", "node", &c.node(1), "e2e=own"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, err) = kubectl_as_node(&["label", "node", &c.node(0), "e2e=other"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains(&format!(
+            "is forbidden: User \"system:node:{}\" cannot patch resource \"nodes\"",
+            c.node(1)
+        )),
+        "{err}"
+    );
+    let (code, err) = kubectl_as_node(&["create", "configmap", "x"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("forbidden"), "{err}");
+    // Reads are allowed.
+    let (code, err) = kubectl_as_node(&["get", "pods", "-A"]);
+    assert_eq!(code, Some(0), "{err}");
+}
