@@ -14,6 +14,7 @@ pub mod node;
 pub mod pods;
 pub mod probes;
 pub mod server;
+pub mod simulate;
 pub mod spec;
 pub mod status;
 pub mod time;

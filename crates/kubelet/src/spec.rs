@@ -44,6 +44,7 @@ pub fn sandbox_config(config: &Config, pod: &Pod) -> PodSandboxConfig {
         annotations: meta.annotations.clone().unwrap_or_default(),
         host_network: spec.host_network.unwrap_or(false),
         host_ipc: spec.host_ipc.unwrap_or(false),
+        share_process_namespace: spec.share_process_namespace.unwrap_or(false),
         name,
         namespace: ns,
         uid,

@@ -13,11 +13,21 @@ use tracing::info;
 #[derive(Args, Debug)]
 pub struct AgentArgs {
     /// URL of a server to join, e.g. https://10.0.0.1:6443.
-    #[arg(long, env = "RKUBE_URL")]
-    pub server: String,
+    #[arg(long, env = "RKUBE_URL", required_unless_present = "simulate")]
+    pub server: Option<String>,
     /// Join token (from the server's <data-dir>/server/token or `rkube token create`).
-    #[arg(long, env = "RKUBE_TOKEN")]
-    pub token: String,
+    #[arg(long, env = "RKUBE_TOKEN", required_unless_present = "simulate")]
+    pub token: Option<String>,
+    /// Register N simulated nodes (like kwok) that report their pods Running without
+    /// running them; for scale tests and benchmarks. Needs --kubeconfig with admin rights.
+    #[arg(long, value_name = "N", requires = "kubeconfig")]
+    pub simulate: Option<usize>,
+    /// Name prefix of simulated nodes.
+    #[arg(long, default_value = "sim")]
+    pub simulate_prefix: String,
+    /// Kubeconfig for --simulate.
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
     /// Directory for the agent's state.
     #[arg(long, default_value = "/var/lib/rkube", env = "RKUBE_DATA_DIR")]
     pub data_dir: PathBuf,
@@ -86,6 +96,12 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: AgentArgs) -> anyhow::Result<()> {
+    if let (Some(count), Some(kubeconfig)) = (args.simulate, &args.kubeconfig) {
+        return simulate(count, &args.simulate_prefix, kubeconfig).await;
+    }
+    let (Some(server), Some(token)) = (args.server.clone(), args.token.clone()) else {
+        anyhow::bail!("--server and --token are required");
+    };
     let node_name = args
         .node_name
         .clone()
@@ -103,8 +119,8 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     let joined = {
         let (dir, server, token, name) = (
             args.data_dir.clone(),
-            args.server.clone(),
-            args.token.clone(),
+            server.clone(),
+            token,
             node_name.clone(),
         );
         tokio::task::spawn_blocking(move || {
@@ -113,13 +129,7 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
         .await
         .context("join task")??
     };
-    let kc = kube::config::Kubeconfig::read_from(&joined.kubeconfig)
-        .context("read the agent kubeconfig")?;
-    let config =
-        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-            .await
-            .context("agent client config")?;
-    let client = kube::Client::try_from(config).context("agent client")?;
+    let client = client_from(&joined.kubeconfig).await?;
     let setting = |k: &str| joined.settings.get(k).and_then(|v| v.as_str());
     let params = NodeParams {
         node_name: node_name.clone(),
@@ -141,10 +151,38 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     };
     let shutdown = CancellationToken::new();
     let task = spawn_kubelet(client, params, shutdown.clone())?;
-    info!(node = %node_name, server = %args.server, "rkube agent ready");
+    info!(node = %node_name, %server, "rkube agent ready");
     crate::server::shutdown_signal().await;
     info!("shutting down");
     shutdown.cancel();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
+    Ok(())
+}
+
+async fn client_from(path: &std::path::Path) -> anyhow::Result<kube::Client> {
+    let kc = kube::config::Kubeconfig::read_from(path)
+        .with_context(|| format!("read kubeconfig {}", path.display()))?;
+    let config =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await
+            .context("client config")?;
+    kube::Client::try_from(config).context("API client")
+}
+
+async fn simulate(count: usize, prefix: &str, kubeconfig: &std::path::Path) -> anyhow::Result<()> {
+    let client = client_from(kubeconfig).await?;
+    let cfg = rkube_kubelet::simulate::SimConfig {
+        prefix: prefix.to_string(),
+        count,
+        ..Default::default()
+    };
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(rkube_kubelet::simulate::run(client, cfg, shutdown.clone()));
+    info!(count, prefix, "simulated nodes running");
+    tokio::select! {
+        _ = crate::server::shutdown_signal() => {}
+        r = task => return r.context("simulator task")?,
+    }
+    shutdown.cancel();
     Ok(())
 }

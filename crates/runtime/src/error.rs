@@ -12,6 +12,10 @@ pub enum RuntimeError {
     #[error("{0} not found")]
     NotFound(String),
 
+    /// The container is not running (it ended, or was never started).
+    #[error("{0} is not running")]
+    NotRunning(String),
+
     /// The container's configuration cannot be run (bad user, missing executable, …): the
     /// kubelet reports it as `CreateContainerError`.
     #[error("{0}")]

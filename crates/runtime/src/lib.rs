@@ -9,8 +9,10 @@
 //! [`RuntimeService`] is the sandbox/container half, implemented by [`Runtime`]: pinned
 //! namespaces for sandboxes ([`sandbox`]), an overlayfs rootfs and OCI bundle per container
 //! ([`container`]) run by youki's libcontainer under a per-container [`shim`] that owns
-//! stdio, writes CRI logs and records the exit — so containers outlive the agent.
+//! stdio, writes CRI logs and records the exit — so containers outlive the agent. Clients
+//! attach to a running container's stdio through the shim's socket ([`attach`]).
 
+pub mod attach;
 pub mod cgroups;
 pub mod container;
 pub mod error;

@@ -6,6 +6,11 @@
 //! files in the sandbox directory (as CRI-O's `pinns` does). A pinned namespace lives on
 //! without any process, so a sandbox needs nothing running between containers and survives
 //! agent restarts untouched.
+//!
+//! A PID namespace cannot be pinned that way (it ends with its first process), so a pod with
+//! `shareProcessNamespace` gets a minimal init instead ([`crate::shim`]'s `pause` mode): it
+//! is PID 1 of a new PID namespace that every container of the pod joins, is recorded in
+//! `pause.json` (found again after an agent restart), and is stopped with the sandbox.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -36,6 +41,9 @@ pub struct PodSandboxConfig {
     pub host_network: bool,
     /// Use the node's IPC namespace (hostIPC).
     pub host_ipc: bool,
+    /// All containers of the pod share one PID namespace (shareProcessNamespace).
+    #[serde(default)]
+    pub share_process_namespace: bool,
 }
 
 /// A resolv.conf to write into the sandbox.
@@ -107,7 +115,22 @@ impl SandboxPaths {
     pub fn resolv_conf(&self) -> PathBuf {
         self.dir.join("resolv.conf")
     }
+    /// The shared PID namespace's init (shareProcessNamespace).
+    pub fn pause(&self) -> PathBuf {
+        self.dir.join("pause.json")
+    }
 }
+
+/// The init of a shared PID namespace: its host pid and its namespace's identity
+/// (`pid:[<inode>]`), so a reused pid is not mistaken for it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct PauseRecord {
+    pid: i32,
+    ns: String,
+}
+
+/// How long the shared PID namespace's init gets to leave after SIGTERM.
+const PAUSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The cgroup path every container of the pod lives under.
 pub fn cgroup_parent(config: &PodSandboxConfig) -> String {
@@ -133,7 +156,12 @@ pub fn hosts_file(config: &PodSandboxConfig, ip: Option<&str>) -> String {
 
 /// Creates the sandbox's directory, namespaces, files and cgroup. On failure everything made
 /// so far is removed.
-pub fn create(root: &Path, id: &str, config: &PodSandboxConfig) -> Result<PodSandbox> {
+pub fn create(
+    root: &Path,
+    id: &str,
+    config: &PodSandboxConfig,
+    shim: &crate::ShimCommand,
+) -> Result<PodSandbox> {
     let paths = SandboxPaths::new(root, id);
     let made = (|| -> Result<PodSandbox> {
         std::fs::create_dir_all(paths.dir.join("ns"))
@@ -151,6 +179,9 @@ pub fn create(root: &Path, id: &str, config: &PodSandboxConfig) -> Result<PodSan
         write(&paths.hosts(), &hosts_file(config, None))?;
         write(&paths.resolv_conf(), &config.dns.render())?;
         cgroups::create_pod(&cgroup_parent(config))?;
+        if config.share_process_namespace {
+            start_pause(shim, &paths)?;
+        }
         let sandbox = PodSandbox {
             id: id.to_string(),
             config: config.clone(),
@@ -188,8 +219,84 @@ pub fn list_ids(root: &Path) -> Vec<String> {
     sys::dirs_with(root, "sandbox.json")
 }
 
-/// Releases the namespaces (network teardown is the agent's business before this).
+/// Starts the init of the pod's shared PID namespace and records it.
+fn start_pause(shim: &crate::ShimCommand, paths: &SandboxPaths) -> Result<()> {
+    let reply = crate::container::run_shim(shim, "pause", &paths.dir).map_err(|e| {
+        RuntimeError::Start(format!("start the pod's shared process namespace: {e}"))
+    })?;
+    let pid: i32 = reply
+        .trim()
+        .parse()
+        .map_err(|_| RuntimeError::Internal(format!("shim pause replied {reply:?}, not a pid")))?;
+    let link = format!("/proc/{pid}/ns/pid");
+    let ns = std::fs::read_link(&link)
+        .map_err(|e| RuntimeError::io(format!("read {link}"), e))?
+        .to_string_lossy()
+        .into_owned();
+    tracing::debug!(pid, %ns, "shared pid namespace ready");
+    sys::save_json(&paths.pause(), &PauseRecord { pid, ns }, "pause record")
+}
+
+/// The live init of the sandbox's shared PID namespace, if it has one.
+fn pause_pid(paths: &SandboxPaths) -> Option<i32> {
+    let rec: PauseRecord = sys::load_json(&paths.pause(), "pause record").ok()?;
+    let ns = std::fs::read_link(format!("/proc/{}/ns/pid", rec.pid)).ok()?;
+    (sys::pid_alive(rec.pid) && ns.to_string_lossy() == rec.ns).then_some(rec.pid)
+}
+
+/// The shared PID namespace for the sandbox's containers to join (`/proc/<init>/ns/pid`):
+/// `None` without shareProcessNamespace, an error when its init is gone.
+pub fn pid_namespace(root: &Path, sandbox: &PodSandbox) -> Result<Option<PathBuf>> {
+    if !sandbox.config.share_process_namespace {
+        return Ok(None);
+    }
+    match pause_pid(&SandboxPaths::new(root, &sandbox.id)) {
+        Some(pid) => Ok(Some(PathBuf::from(format!("/proc/{pid}/ns/pid")))),
+        None => Err(RuntimeError::InvalidConfig(format!(
+            "the shared process namespace of sandbox {} is gone",
+            sandbox.id
+        ))),
+    }
+}
+
+/// The sandbox as it is now: a Ready sandbox whose shared PID namespace's init died is
+/// NotReady, as a sandbox whose pause container died is upstream (the kubelet recreates it).
+pub fn observe(root: &Path, mut sandbox: PodSandbox) -> PodSandbox {
+    if sandbox.state == SandboxState::Ready
+        && sandbox.config.share_process_namespace
+        && pause_pid(&SandboxPaths::new(root, &sandbox.id)).is_none()
+    {
+        sandbox.state = SandboxState::NotReady;
+    }
+    sandbox
+}
+
+/// Stops the sandbox's processes: the shared PID namespace's init, whose exit makes the
+/// kernel kill whatever is left in that namespace.
+pub fn stop_processes(root: &Path, id: &str) {
+    let paths = SandboxPaths::new(root, id);
+    let Some(pid) = pause_pid(&paths) else {
+        return;
+    };
+    let pid = nix::unistd::Pid::from_raw(pid);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    let deadline = std::time::Instant::now() + PAUSE_GRACE;
+    while sys::pid_alive(pid.as_raw()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    if sys::pid_alive(pid.as_raw()) {
+        tracing::warn!(
+            sandbox = id,
+            "pid namespace init ignored SIGTERM; killing it"
+        );
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+/// Stops the sandbox's processes and releases the namespaces (network teardown is the
+/// agent's business before this).
 pub fn stop(root: &Path, id: &str) -> Result<()> {
+    stop_processes(root, id);
     let paths = SandboxPaths::new(root, id);
     for kind in ["net", "ipc", "uts"] {
         sys::unmount_pin(&paths.ns(kind));

@@ -60,6 +60,10 @@ pub trait RuntimeService: Send + Sync {
     fn exec_command(&self, id: &str, cmd: &[String]) -> std::process::Command;
     /// Runs `cmd` in the container and collects its output; killed after `timeout`.
     async fn exec_sync(&self, id: &str, cmd: &[String], timeout: Duration) -> Result<ExecResult>;
+    /// The running container's attach socket, for [`crate::attach::AttachClient`]: live
+    /// output, stdin (with `stdin: true`) and resizes (with `tty: true`).
+    /// `NotRunning` once the container has ended.
+    fn attach_socket(&self, id: &str) -> Result<PathBuf>;
 }
 
 /// The built-in runtime.
@@ -193,12 +197,13 @@ impl Inner {
             sb_paths.resolv_conf(),
         );
         let cgroup_parent = sandbox::cgroup_parent(&sb.config);
+        let pid_ns = sandbox::pid_namespace(&self.sandboxes, &sb)?;
         let view = container::spec::SandboxView {
             hostname: &sb.config.hostname,
             net_ns: (!sb.config.host_network).then_some(net.as_path()),
             ipc_ns: (!sb.config.host_ipc).then_some(ipc.as_path()),
             uts_ns: Some(uts.as_path()),
-            pid_ns: None,
+            pid_ns: pid_ns.as_deref(),
             hosts_file: &hosts,
             hostname_file: &hostname,
             resolv_conf: &resolv,
@@ -241,7 +246,7 @@ impl RuntimeService for Runtime {
     async fn run_pod_sandbox(&self, config: PodSandboxConfig) -> Result<String> {
         self.blocking(move |i| {
             let id = sys::random_id(16);
-            sandbox::create(&i.sandboxes, &id, &config)?;
+            sandbox::create(&i.sandboxes, &id, &config, &i.shim)?;
             tracing::info!(sandbox = %id, pod = %format!("{}/{}", config.namespace, config.name), "sandbox ready");
             Ok(id)
         })
@@ -259,6 +264,7 @@ impl RuntimeService for Runtime {
                     }
                 }
             }
+            sandbox::stop_processes(&i.sandboxes, &id);
             sb.state = SandboxState::NotReady;
             sandbox::save(&i.sandboxes, &sb)
         })
@@ -290,8 +296,13 @@ impl RuntimeService for Runtime {
 
     async fn pod_sandbox_status(&self, id: &str) -> Result<PodSandbox> {
         let id = id.to_string();
-        self.blocking(move |i| sandbox::load(&i.sandboxes, &id))
-            .await
+        self.blocking(move |i| {
+            Ok(sandbox::observe(
+                &i.sandboxes,
+                sandbox::load(&i.sandboxes, &id)?,
+            ))
+        })
+        .await
     }
 
     async fn list_pod_sandboxes(&self) -> Result<Vec<PodSandbox>> {
@@ -299,6 +310,7 @@ impl RuntimeService for Runtime {
             Ok(sandbox::list_ids(&i.sandboxes)
                 .iter()
                 .filter_map(|id| sandbox::load(&i.sandboxes, id).ok())
+                .map(|sb| sandbox::observe(&i.sandboxes, sb))
                 .collect())
         })
         .await
@@ -351,6 +363,8 @@ impl RuntimeService for Runtime {
                 log_path: rec.log_path.clone(),
                 cgroup_path: rec.cgroup_path.clone(),
                 stdin: rec.config.stdin,
+                stdin_once: rec.config.stdin_once,
+                tty: rec.config.tty,
             };
             match container::spawn_shim(&i.shim, &paths.dir, &cfg) {
                 Ok((pid, at)) => {
@@ -436,6 +450,20 @@ impl RuntimeService for Runtime {
             .arg("--")
             .args(cmd);
         c
+    }
+
+    fn attach_socket(&self, id: &str) -> Result<PathBuf> {
+        let root = &self.inner.containers;
+        let rec = container::load(root, id)?;
+        let socket = ContainerPaths::new(root, id).attach_socket();
+        let running = rec.started_at.is_some()
+            && container::read_exit(root, id).is_none()
+            && container::shim_alive(root, id).is_some()
+            && socket.exists();
+        if !running {
+            return Err(RuntimeError::NotRunning(format!("container {id}")));
+        }
+        Ok(socket)
     }
 
     async fn exec_sync(&self, id: &str, cmd: &[String], timeout: Duration) -> Result<ExecResult> {

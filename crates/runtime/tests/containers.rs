@@ -3,97 +3,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::*;
-use rkube_runtime::container::{ContainerConfig, Mount, Resources};
-use rkube_runtime::image::ImageService;
-use rkube_runtime::{
-    ContainerState, PodSandboxConfig, Runtime, RuntimeError, RuntimeService, ShimCommand,
-};
-
-const IMAGE: &str = "docker.io/library/busybox:rt";
-
-struct Env {
-    _dir: tempfile::TempDir,
-    data: PathBuf,
-    rt: Runtime,
-}
-
-async fn env() -> Env {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().to_path_buf();
-    let img = TestImage::oci(vec![busybox_layer()], "amd64");
-    let archive = data.join("busybox.tar");
-    std::fs::write(&archive, oci_archive(&[(IMAGE, &img)])).expect("write archive");
-    let images = ImageService::open(&data).expect("image service");
-    images.import_archive(&archive).await.expect("import");
-    let rt = runtime(&data);
-    Env {
-        _dir: dir,
-        data,
-        rt,
-    }
-}
-
-fn runtime(data: &Path) -> Runtime {
-    let images = ImageService::open(data).expect("image service");
-    let shim = ShimCommand {
-        program: PathBuf::from(env!("CARGO_BIN_EXE_rkube-shim")),
-        args: vec![],
-    };
-    Runtime::open(images, shim).expect("runtime")
-}
-
-fn pod(name: &str, data: &Path) -> PodSandboxConfig {
-    PodSandboxConfig {
-        name: name.into(),
-        namespace: "default".into(),
-        uid: format!("uid-{name}-{}", std::process::id()),
-        hostname: name.into(),
-        log_directory: data.join("logs").join(name),
-        ..Default::default()
-    }
-}
-
-fn ctr(name: &str, script: &str) -> ContainerConfig {
-    ContainerConfig {
-        name: name.into(),
-        image: IMAGE.into(),
-        command: vec!["sh".into(), "-c".into(), script.into()],
-        log_path: PathBuf::from(format!("{name}/0.log")),
-        ..Default::default()
-    }
-}
-
-async fn run(rt: &Runtime, sandbox: &str, cfg: ContainerConfig) -> String {
-    let id = rt.create_container(sandbox, cfg).await.expect("create");
-    rt.start_container(&id).await.expect("start");
-    id
-}
-
-async fn wait_exit(rt: &Runtime, id: &str, within: Duration) -> rkube_runtime::ContainerStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        let s = rt.container_status(id).await.expect("status");
-        if s.state == ContainerState::Exited {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "container still {:?}", s.state);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// The log's text without the CRI prefixes.
-fn log_text(path: &Path) -> String {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.splitn(4, ' ').nth(3))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
+use common::rt::*;
+use rkube_runtime::container::{Mount, Resources};
+use rkube_runtime::{ContainerState, RuntimeError, RuntimeService};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn run_logs_exit_code_hostname_and_cri_log_format() {

@@ -165,6 +165,11 @@ impl Cluster {
         }
     }
 
+    /// The server process's pid.
+    pub fn server_pid(&self) -> Option<u32> {
+        self.server.as_ref().map(|c| c.id())
+    }
+
     /// The server's data dir.
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")

@@ -70,14 +70,36 @@ fn set_winsize(fd: i32, width: u16, height: u16) {
     unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
 }
 
-/// A process started for exec or attach: its output as `(channel, bytes)` (1 stdout,
-/// 2 stderr), its stdin, and its pty when it has one.
+/// A process started for exec, or a container attached to: its output as `(channel,
+/// bytes)` (1 stdout, 2 stderr), its stdin (`None` closes it), and how it resizes and ends.
 pub struct Running {
     pub out: Option<mpsc::Receiver<(u8, Vec<u8>)>>,
     pub stdin: std::sync::mpsc::Sender<Option<Vec<u8>>>,
-    pty: Option<OwnedFd>,
-    child: std::process::Child,
-    pumps: Vec<std::thread::JoinHandle<()>>,
+    end: End,
+}
+
+enum End {
+    Process {
+        pty: Option<OwnedFd>,
+        child: std::process::Child,
+        pumps: Vec<std::thread::JoinHandle<()>>,
+    },
+    Attach {
+        resize: mpsc::Sender<(u16, u16)>,
+        done: tokio::sync::oneshot::Receiver<i32>,
+    },
+}
+
+/// Applies one resize event.
+type Resizer = Box<dyn Fn(&[u8]) + Send + Sync>;
+
+/// Window size from a resize event (`{"Width":100,"Height":30}`).
+fn parse_size(json: &[u8]) -> Option<(u16, u16)> {
+    let v: serde_json::Value = serde_json::from_slice(json).ok()?;
+    Some((
+        v["Width"].as_u64().unwrap_or(80) as u16,
+        v["Height"].as_u64().unwrap_or(24) as u16,
+    ))
 }
 
 impl Running {
@@ -155,29 +177,116 @@ impl Running {
         Ok(Running {
             out: Some(out_rx),
             stdin: in_tx,
-            pty: pty_master,
-            child,
-            pumps,
+            end: End::Process {
+                pty: pty_master,
+                child,
+                pumps,
+            },
         })
     }
 
-    /// A resize event (`{"Width":100,"Height":30}`) for the pty, if any.
-    pub fn resize(&self, json: &[u8]) {
-        if let (Some(fd), Ok(v)) = (&self.pty, serde_json::from_slice::<serde_json::Value>(json)) {
-            let w = v["Width"].as_u64().unwrap_or(80) as u16;
-            let h = v["Height"].as_u64().unwrap_or(24) as u16;
-            set_winsize(fd.as_raw_fd(), w, h);
+    /// Attaches to a running container through its shim: output, stdin and resizes pass
+    /// through; the session ends when the container exits or the shim hangs up.
+    pub async fn attach(socket: &std::path::Path, opts: &ExecOptions) -> Result<Running, String> {
+        use rkube_runtime::attach::{AttachClient, Output};
+        let client = AttachClient::connect(socket, opts.stdin)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (mut reader, mut writer) = client.split();
+        let (out_tx, out_rx) = mpsc::channel::<(u8, Vec<u8>)>(64);
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let (want_out, want_err) = (opts.stdout, opts.stderr);
+        tokio::spawn(async move {
+            let code = loop {
+                match reader.read().await {
+                    Ok(Some(Output::Stdout(b))) if want_out => {
+                        let _ = out_tx.send((1, b.to_vec())).await;
+                    }
+                    Ok(Some(Output::Stderr(b))) if want_err => {
+                        let _ = out_tx.send((2, b.to_vec())).await;
+                    }
+                    Ok(Some(Output::Exit(c))) => break c,
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => break 0,
+                }
+            };
+            let _ = done_tx.send(code);
+        });
+        // Stdin arrives on a std channel (shared with exec); a thread hands it over.
+        let (in_tx, in_rx) = std::sync::mpsc::channel::<Option<Vec<u8>>>();
+        let (fwd_tx, mut fwd_rx) = mpsc::channel::<Option<Vec<u8>>>(16);
+        std::thread::spawn(move || {
+            while let Ok(m) = in_rx.recv() {
+                let end = m.is_none();
+                if fwd_tx.blocking_send(m).is_err() || end {
+                    return;
+                }
+            }
+        });
+        let (resize_tx, mut resize_rx) = mpsc::channel::<(u16, u16)>(8);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    m = fwd_rx.recv() => match m {
+                        Some(Some(data)) if writer.write_stdin(&data).await.is_err() => return,
+                        Some(Some(_)) => {}
+                        Some(None) => {
+                            let _ = writer.close_stdin().await;
+                        }
+                        None => {}
+                    },
+                    Some((w, h)) = resize_rx.recv() => {
+                        if writer.resize(w, h).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Running {
+            out: Some(out_rx),
+            stdin: in_tx,
+            end: End::Attach {
+                resize: resize_tx,
+                done: done_rx,
+            },
+        })
+    }
+
+    /// A function applying resize events.
+    fn resizer(&self) -> Resizer {
+        match &self.end {
+            End::Process { pty, .. } => {
+                let pty = pty.as_ref().and_then(|p| p.try_clone().ok());
+                Box::new(move |ev| {
+                    if let (Some(fd), Some((w, h))) = (&pty, parse_size(ev)) {
+                        set_winsize(fd.as_raw_fd(), w, h);
+                    }
+                })
+            }
+            End::Attach { resize, .. } => {
+                let tx = resize.clone();
+                Box::new(move |ev| {
+                    if let Some(size) = parse_size(ev) {
+                        let _ = tx.try_send(size);
+                    }
+                })
+            }
         }
     }
 
-    /// Waits for the process and for its output to be read; returns the exit code.
+    /// Waits for the process (or attached container) and for its output to be read;
+    /// returns the exit code.
     pub async fn wait(self) -> i32 {
-        let Running {
-            mut child,
-            pty,
-            pumps,
-            ..
-        } = self;
+        let (mut child, pty, pumps) = match self.end {
+            End::Process { child, pty, pumps } => (child, pty, pumps),
+            // An attach ends without a status of its own, as upstream's does: the
+            // container's exit shows in the pod, not as an exec failure.
+            End::Attach { done, .. } => {
+                let _ = done.await;
+                return 0;
+            }
+        };
         let code = tokio::task::spawn_blocking(move || child.wait())
             .await
             .ok()
@@ -196,14 +305,30 @@ impl Running {
     }
 }
 
+/// What a session streams: a command to run in a container (exec), or the container's own
+/// stdio through its shim (attach).
+pub enum Target {
+    Exec(std::process::Command),
+    Attach(std::path::PathBuf),
+}
+
+impl Target {
+    async fn start(self, opts: &ExecOptions) -> Result<Running, String> {
+        match self {
+            Target::Exec(cmd) => Running::spawn(cmd, opts),
+            Target::Attach(socket) => Running::attach(&socket, opts).await,
+        }
+    }
+}
+
 /// Runs a WebSocket session on an upgraded connection until the process exits.
-pub async fn session<IO>(io: IO, cmd: std::process::Command, opts: ExecOptions, v5: bool)
+pub async fn session<IO>(io: IO, target: Target, opts: ExecOptions, v5: bool)
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (mut rd, wr) = tokio::io::split(io);
     let wr = Arc::new(Mutex::new(wr));
-    let mut running = match Running::spawn(cmd, &opts) {
+    let mut running = match target.start(&opts).await {
         Ok(r) => r,
         Err(e) => return fail(&wr, &e).await,
     };
@@ -261,19 +386,13 @@ async fn running_wait_with_resize(
     running: Running,
     resize_rx: &mut mpsc::Receiver<Vec<u8>>,
 ) -> i32 {
-    let pty = running.pty.as_ref().and_then(|p| p.try_clone().ok());
+    let resize = running.resizer();
     let wait = running.wait();
     tokio::pin!(wait);
     loop {
         tokio::select! {
             code = &mut wait => return code,
-            Some(ev) = resize_rx.recv() => {
-                if let (Some(fd), Ok(v)) = (&pty, serde_json::from_slice::<serde_json::Value>(&ev)) {
-                    let w = v["Width"].as_u64().unwrap_or(80) as u16;
-                    let h = v["Height"].as_u64().unwrap_or(24) as u16;
-                    set_winsize(fd.as_raw_fd(), w, h);
-                }
-            }
+            Some(ev) = resize_rx.recv() => resize(&ev),
         }
     }
 }
@@ -281,7 +400,7 @@ async fn running_wait_with_resize(
 /// Runs a SPDY/3.1 session (kubectl ≤1.29, and the fallback): the client opens one stream
 /// per channel (`streamtype` error, stdin, stdout, stderr, resize); each gets a reply; the
 /// exit status goes to the error stream as a `Status`.
-pub async fn spdy_session<IO>(io: IO, cmd: std::process::Command, opts: ExecOptions)
+pub async fn spdy_session<IO>(io: IO, target: Target, opts: ExecOptions)
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -311,7 +430,7 @@ where
     let Some(error) = streams.remove("error") else {
         return;
     };
-    let mut running = match Running::spawn(cmd, &opts) {
+    let mut running = match target.start(&opts).await {
         Ok(r) => r,
         Err(e) => {
             let status = serde_json::json!({"metadata": {}, "status": "Failure", "message": e, "reason": "InternalError"});

@@ -194,7 +194,8 @@ async fn route(
         ["containerLogs", ns, pod, container] => {
             container_logs(&agent, ns, pod, container, &query).await
         }
-        ["exec", ns, pod, container] => exec(&agent, req, ns, pod, container, &query).await,
+        ["exec", ns, pod, container] => exec(&agent, req, ns, pod, container, &query, false).await,
+        ["attach", ns, pod, container] => exec(&agent, req, ns, pod, container, &query, true).await,
         ["portForward", ns, pod] => port_forward(&agent, req, ns, pod).await,
         _ => text(StatusCode::NOT_FOUND, "404 page not found\n"),
     }
@@ -288,9 +289,10 @@ async fn exec(
     pod: &str,
     container: &str,
     query: &[(String, String)],
+    attach: bool,
 ) -> Response<Body> {
     let opts = exec::ExecOptions::parse(query);
-    if opts.command.is_empty() {
+    if opts.command.is_empty() && !attach {
         return text(
             StatusCode::BAD_REQUEST,
             "you must specify at least 1 command",
@@ -314,6 +316,28 @@ async fn exec(
             format!("unable to upgrade connection: container not found (\"{container}\")"),
         );
     };
+    let make_target = || -> Result<exec::Target, String> {
+        if attach {
+            agent
+                .runtime
+                .attach_socket(&target.id)
+                .map(exec::Target::Attach)
+                .map_err(|e| e.to_string())
+        } else {
+            Ok(exec::Target::Exec(
+                agent.runtime.exec_command(&target.id, &opts.command),
+            ))
+        }
+    };
+    let stream_target = match make_target() {
+        Ok(t) => t,
+        Err(e) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("unable to upgrade connection: {e}"),
+            )
+        }
+    };
     if upgrade.eq_ignore_ascii_case("SPDY/3.1") {
         let offered: Vec<String> = req
             .headers()
@@ -329,10 +353,11 @@ async fn exec(
             );
         }
         let on_upgrade = hyper::upgrade::on(&mut req);
-        let cmd = agent.runtime.exec_command(&target.id, &opts.command);
         tokio::spawn(async move {
             match on_upgrade.await {
-                Ok(upgraded) => exec::spdy_session(TokioIo::new(upgraded), cmd, opts).await,
+                Ok(upgraded) => {
+                    exec::spdy_session(TokioIo::new(upgraded), stream_target, opts).await
+                }
                 Err(e) => tracing::debug!("exec upgrade: {e}"),
             }
         });
@@ -371,11 +396,10 @@ async fn exec(
     };
     let accept = websocket::accept_key(&header("sec-websocket-key"));
     let on_upgrade = hyper::upgrade::on(&mut req);
-    let cmd = agent.runtime.exec_command(&target.id, &opts.command);
     let v5 = protocol.starts_with("v5");
     tokio::spawn(async move {
         match on_upgrade.await {
-            Ok(upgraded) => exec::session(TokioIo::new(upgraded), cmd, opts, v5).await,
+            Ok(upgraded) => exec::session(TokioIo::new(upgraded), stream_target, opts, v5).await,
             Err(e) => tracing::debug!("exec upgrade: {e}"),
         }
     });

@@ -2,7 +2,8 @@
 //!
 //! `containers/<id>/` holds `container.json` (what was asked and when it started),
 //! `config.json` (the OCI spec), `rootfs/` (the overlay mount), `upper/` and `work/` (the
-//! writable layer), `shim.json`, `shim.pid`, `shim.log` and, once it ended, `exit.json`.
+//! writable layer), `shim.json`, `shim.pid`, `shim.log`, the shim's `attach.sock` while it
+//! runs and, once it ended, `exit.json`.
 
 pub mod config;
 pub mod spec;
@@ -96,6 +97,10 @@ impl ContainerPaths {
     }
     pub fn shim_pid(&self) -> PathBuf {
         self.dir.join("shim.pid")
+    }
+    /// The shim's attach socket ([`crate::attach`]).
+    pub fn attach_socket(&self) -> PathBuf {
+        self.dir.join(crate::attach::SOCKET_NAME)
     }
 }
 
@@ -200,19 +205,48 @@ pub fn spawn_shim(
     dir: &Path,
     cfg: &ShimConfig,
 ) -> Result<(i32, String)> {
+    let data = serde_json::to_vec(cfg)
+        .map_err(|e| RuntimeError::Internal(format!("encode shim config: {e}")))?;
+    sys::write_atomic(&dir.join("shim.json"), &data)?;
+    match run_shim(shim, "start", dir) {
+        Ok(rest) => {
+            let mut it = rest.split_whitespace();
+            let pid = it.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+            let at = it
+                .next()
+                .map(String::from)
+                .unwrap_or_else(crate::now_rfc3339);
+            Ok((pid, at))
+        }
+        Err(msg) => {
+            let msg = if msg.is_empty() {
+                std::fs::read_to_string(dir.join("shim.log"))
+                    .unwrap_or_else(|_| "shim exited".into())
+            } else {
+                msg
+            };
+            Err(RuntimeError::Start(msg))
+        }
+    }
+}
+
+/// Runs `shim <mode> <dir>` with a sync pipe as its fd 3 and returns what follows `OK ` in
+/// its one-line reply, or the error text (empty if it said nothing).
+pub(crate) fn run_shim(
+    shim: &crate::ShimCommand,
+    mode: &str,
+    dir: &Path,
+) -> std::result::Result<String, String> {
     use std::io::Read;
     use std::os::fd::AsRawFd;
     use std::os::unix::process::CommandExt;
 
-    let data = serde_json::to_vec(cfg)
-        .map_err(|e| RuntimeError::Internal(format!("encode shim config: {e}")))?;
-    sys::write_atomic(&dir.join("shim.json"), &data)?;
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| RuntimeError::sys("sync pipe", e))?;
+    let (r, w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("sync pipe: {e}"))?;
     let wfd = w.as_raw_fd();
     let mut cmd = std::process::Command::new(&shim.program);
     cmd.args(&shim.args)
-        .arg("start")
+        .arg(mode)
         .arg(dir)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -229,29 +263,17 @@ pub fn spawn_shim(
     }
     let mut child = cmd
         .spawn()
-        .map_err(|e| RuntimeError::io(format!("start shim {}", shim.program.display()), e))?;
+        .map_err(|e| format!("start shim {}: {e}", shim.program.display()))?;
     drop(w);
     let _ = child.wait();
     let mut reply = String::new();
     let mut f = std::fs::File::from(r);
     let _ = f.read_to_string(&mut reply);
     let reply = reply.trim();
-    if let Some(rest) = reply.strip_prefix("OK ") {
-        let mut it = rest.split_whitespace();
-        let pid = it.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        let at = it
-            .next()
-            .map(String::from)
-            .unwrap_or_else(crate::now_rfc3339);
-        return Ok((pid, at));
+    match reply.strip_prefix("OK ") {
+        Some(rest) => Ok(rest.to_string()),
+        None => Err(reply.strip_prefix("ERR ").unwrap_or(reply).to_string()),
     }
-    let msg = reply.strip_prefix("ERR ").unwrap_or(reply);
-    let msg = if msg.is_empty() {
-        std::fs::read_to_string(dir.join("shim.log")).unwrap_or_else(|_| "shim exited".into())
-    } else {
-        msg.to_string()
-    };
-    Err(RuntimeError::Start(msg))
 }
 
 /// The shim's pid if it is still running.

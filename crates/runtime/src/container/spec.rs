@@ -182,6 +182,10 @@ pub fn env(cfg: &ContainerConfig, image: &ImageConfig, hostname: &str) -> Vec<St
         let (k, v) = e.split_once('=').unwrap_or((e.as_str(), ""));
         set(k, v);
     }
+    if cfg.tty {
+        // As containerd does for TTY containers; the pod's env may still override it.
+        set("TERM", "xterm");
+    }
     for (k, v) in &cfg.env {
         set(k, v);
     }
@@ -384,7 +388,7 @@ pub fn build(
     json!({
         "ociVersion": "1.0.2",
         "process": {
-            "terminal": false,
+            "terminal": cfg.tty,
             "user": {
                 "uid": user.uid,
                 "gid": user.gid,
