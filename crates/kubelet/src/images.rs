@@ -202,3 +202,34 @@ mod tests {
         assert!(!registry_matches("quay.io", "docker.io"));
     }
 }
+
+/// How often unused images are garbage-collected (upstream's ImageGCPeriod).
+pub const GC_PERIOD: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Every [`GC_PERIOD`], removes unused images (least recently used first) once the image
+/// filesystem is fuller than upstream's 85 % high threshold, down to 80 %.
+pub async fn gc_loop(agent: std::sync::Arc<Agent>, cancel: tokio_util::sync::CancellationToken) {
+    let policy = rkube_runtime::image::GcPolicy::default();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(GC_PERIOD) => {}
+            _ = cancel.cancelled() => return,
+        }
+        let in_use: std::collections::HashSet<String> = match agent.runtime.list_containers().await
+        {
+            Ok(cs) => cs
+                .into_iter()
+                .flat_map(|c| [c.image, c.image_id, c.image_ref])
+                .filter(|s| !s.is_empty())
+                .collect(),
+            Err(e) => {
+                tracing::warn!("image gc: list containers: {e}");
+                continue;
+            }
+        };
+        match agent.images.garbage_collect(&policy, &in_use).await {
+            Ok(report) => tracing::debug!(?report, "image garbage collection"),
+            Err(e) => tracing::warn!("image garbage collection: {e}"),
+        }
+    }
+}

@@ -160,6 +160,7 @@ pub async fn run(
     }
     let node_task = tokio::spawn(node::run(agent.clone(), cancel.clone()));
     let pods_task = tokio::spawn(pods::run(agent.clone(), cancel.clone()));
+    tokio::spawn(images::gc_loop(agent.clone(), cancel.clone()));
     if let Some(tls) = agent.config.server_tls.clone() {
         let listen = std::net::SocketAddr::new(
             std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
