@@ -18,10 +18,13 @@ impl User {
     }
 }
 
-/// Paths anyone may read without credentials.
+/// Paths anyone may read without credentials (upstream's `system:public-info-viewer`:
+/// health and version).
 pub fn is_public(path: &str) -> bool {
-    matches!(path, "/healthz" | "/livez" | "/readyz")
-        || path.starts_with("/healthz/")
+    matches!(
+        path,
+        "/healthz" | "/livez" | "/readyz" | "/version" | "/version/"
+    ) || path.starts_with("/healthz/")
         || path.starts_with("/livez/")
         || path.starts_with("/readyz/")
 }

@@ -155,3 +155,43 @@ pub fn busybox_image(work: &Path, name: &str) -> PathBuf {
     let layer = busybox_layer(&dir);
     oci_archive(&dir, &layer, name)
 }
+
+/// A busybox image that also holds the host's `curl` with every shared library it loads
+/// (for HTTPS from inside pods, which busybox's wget cannot do), as an OCI archive.
+pub fn busybox_curl_image(work: &Path, name: &str) -> PathBuf {
+    let dir = work.join(format!("img-{}", name.replace(['/', ':'], "_")));
+    std::fs::create_dir_all(&dir).unwrap();
+    let layer = busybox_layer(&dir);
+    let rootfs = dir.join("rootfs");
+    let ldd = Command::new("ldd")
+        .arg("/usr/bin/curl")
+        .output()
+        .expect("ldd");
+    let mut files = vec![PathBuf::from("/usr/bin/curl")];
+    for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+        // "libz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)"
+        let path = line
+            .split("=>")
+            .nth(1)
+            .unwrap_or(line)
+            .split_whitespace()
+            .next()
+            .unwrap_or("");
+        if path.starts_with('/') {
+            files.push(PathBuf::from(path));
+        }
+    }
+    for f in files {
+        let dest = rootfs.join(f.strip_prefix("/").unwrap());
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        // Copies the target of a symlink under the link's name.
+        std::fs::copy(&f, &dest).unwrap_or_else(|e| panic!("copy {}: {e}", f.display()));
+    }
+    run(Command::new("tar")
+        .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
+        .arg(&rootfs)
+        .arg("-cf")
+        .arg(&layer)
+        .arg("."));
+    oci_archive(&dir, &layer, name)
+}
