@@ -22,6 +22,7 @@ mod disruption;
 mod fields;
 mod http;
 mod immutable;
+mod masterleases;
 pub mod join;
 mod metrics;
 mod nodeproxy;
@@ -220,6 +221,7 @@ pub async fn start(
     });
     crd::start(server.clone(), shutdown.clone()).await;
     bootstrap::run(&server).await?;
+    masterleases::start(server.clone(), shutdown.clone());
     let tls = Arc::new(pki.server_config()?);
     let task = tokio::spawn(http::serve(server.clone(), listener, tls, shutdown));
     info!(%url, "API server listening");

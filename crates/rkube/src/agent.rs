@@ -12,7 +12,8 @@ use tracing::info;
 
 #[derive(Args, Debug)]
 pub struct AgentArgs {
-    /// URL of a server to join, e.g. https://10.0.0.1:6443.
+    /// URL of a server to join, e.g. https://10.0.0.1:6443; several, comma-separated, for
+    /// clusters of several servers (the agent fails over between them).
     #[arg(long, env = "RKUBE_URL", required_unless_present = "simulate")]
     pub server: Option<String>,
     /// Join token (from the server's <data-dir>/server/token or `rkube token create`).
@@ -102,6 +103,12 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     let (Some(server), Some(token)) = (args.server.clone(), args.token.clone()) else {
         anyhow::bail!("--server and --token are required");
     };
+    let servers: Vec<String> = server
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let addresses = crate::lb::server_addresses(&servers)?;
     let node_name = args
         .node_name
         .clone()
@@ -117,19 +124,32 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let joined = {
-        let (dir, server, token, name) = (
+        let (dir, servers, token, name) = (
             args.data_dir.clone(),
-            server.clone(),
+            servers.clone(),
             token,
             node_name.clone(),
         );
         tokio::task::spawn_blocking(move || {
-            crate::join::join(&dir, &server, &token, &name, &[node_ip])
+            // The first server that answers takes the join.
+            let mut last = None;
+            for server in &servers {
+                match crate::join::join(&dir, server, &token, &name, &[node_ip]) {
+                    Ok(j) => return Ok(j),
+                    Err(e) => {
+                        tracing::warn!(%server, "join: {e:#}");
+                        last = Some(e);
+                    }
+                }
+            }
+            Err(last.unwrap_or_else(|| anyhow::anyhow!("no --server given")))
         })
         .await
         .context("join task")??
     };
-    let client = client_from(&joined.kubeconfig).await?;
+    let shutdown = CancellationToken::new();
+    let lb = crate::lb::start(addresses, shutdown.clone()).await?;
+    let client = client_via(&joined.kubeconfig, Some(lb)).await?;
     let setting = |k: &str| joined.settings.get(k).and_then(|v| v.as_str());
     let params = NodeParams {
         node_name: node_name.clone(),
@@ -149,7 +169,6 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
             client_ca_pem: joined.ca_pem,
         },
     };
-    let shutdown = CancellationToken::new();
     let task = spawn_kubelet(client, params, shutdown.clone())?;
     info!(node = %node_name, %server, "rkube agent ready");
     crate::server::shutdown_signal().await;
@@ -159,18 +178,27 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn client_from(path: &std::path::Path) -> anyhow::Result<kube::Client> {
+/// A client from a kubeconfig, optionally through the local load balancer at `via`.
+async fn client_via(
+    path: &std::path::Path,
+    via: Option<std::net::SocketAddr>,
+) -> anyhow::Result<kube::Client> {
     let kc = kube::config::Kubeconfig::read_from(path)
         .with_context(|| format!("read kubeconfig {}", path.display()))?;
-    let config =
+    let mut config =
         kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
             .await
             .context("client config")?;
+    if let Some(lb) = via {
+        config.cluster_url = format!("https://{lb}")
+            .parse()
+            .context("load balancer URL")?;
+    }
     kube::Client::try_from(config).context("API client")
 }
 
 async fn simulate(count: usize, prefix: &str, kubeconfig: &std::path::Path) -> anyhow::Result<()> {
-    let client = client_from(kubeconfig).await?;
+    let client = client_via(kubeconfig, None).await?;
     let cfg = rkube_kubelet::simulate::SimConfig {
         prefix: prefix.to_string(),
         count,

@@ -25,6 +25,10 @@ pub enum ClusterCommand {
         name: String,
         #[arg(long, default_value_t = 1)]
         nodes: u8,
+        /// How many of the nodes run `rkube server` (the first ones). With more than one,
+        /// the servers share a cluster of Debian's etcd, one member per server node.
+        #[arg(long, default_value_t = 1)]
+        servers: u8,
         /// Where clusters keep their state.
         #[arg(long, default_value = DEFAULT_DIR)]
         dir: PathBuf,
@@ -56,9 +60,10 @@ pub fn run(cmd: ClusterCommand) -> std::process::ExitCode {
         ClusterCommand::Create {
             name,
             nodes,
+            servers,
             dir,
             wait,
-        } => create(&dir, &name, nodes, Duration::from_secs(wait)),
+        } => create(&dir, &name, nodes, servers, Duration::from_secs(wait)),
         ClusterCommand::Kubeconfig { name, dir } => {
             std::fs::read_to_string(dir.join(&name).join("kubeconfig"))
                 .with_context(|| format!("cluster {name:?} not found"))
@@ -181,7 +186,13 @@ fn node_ip(subnet: u8, i: u8) -> Ipv4Addr {
     Ipv4Addr::new(172, 30, subnet, 10 + i)
 }
 
-fn create(base: &Path, name: &str, nodes: u8, wait: Duration) -> anyhow::Result<()> {
+fn create(
+    base: &Path,
+    name: &str,
+    nodes: u8,
+    servers: u8,
+    wait: Duration,
+) -> anyhow::Result<()> {
     if name.is_empty()
         || name.len() > 40
         || !name
@@ -192,6 +203,9 @@ fn create(base: &Path, name: &str, nodes: u8, wait: Duration) -> anyhow::Result<
     }
     if nodes == 0 || nodes > 200 {
         bail!("--nodes {nodes}: between 1 and 200");
+    }
+    if servers == 0 || servers > nodes {
+        bail!("--servers {servers}: between 1 and --nodes");
     }
     let started = Instant::now();
     let dir = base.join(name);
@@ -226,49 +240,65 @@ fn create(base: &Path, name: &str, nodes: u8, wait: Duration) -> anyhow::Result<
             ip(&["-n", &ns, "link", "set", "lo", "up"])?;
             ip(&["-n", &ns, "route", "add", "default", "via", &gw])?;
         }
-        let server_ip = node_ip(subnet, 0);
+        let ips: Vec<String> = (0..nodes).map(|i| node_ip(subnet, i).to_string()).collect();
+        let urls: Vec<String> = (0..servers)
+            .map(|i| format!("https://{}:6443", ips[i as usize]))
+            .collect();
+        let mut ha_args: Vec<String> = Vec::new();
+        if servers > 1 {
+            let endpoints = start_etcd(&dir, &names, &ips[..servers as usize])?;
+            ha_args = vec![
+                "--datastore-endpoint".into(),
+                endpoints,
+                "--token".into(),
+                rkube_apiserver::join::new_secret(),
+            ];
+        }
+        let start_server = |i: u8| -> anyhow::Result<()> {
+            let data = dir.join(format!("node-{i}"));
+            let mut args: Vec<String> = vec![
+                "server".into(),
+                "--data-dir".into(),
+                data.to_string_lossy().into(),
+                "--node-ip".into(),
+                ips[i as usize].clone(),
+                "--node-name".into(),
+                names.node(i),
+            ];
+            args.extend(ha_args.iter().cloned());
+            spawn_in(&names.netns(i), &data, RKUBE, &args)
+        };
+        // The first server bootstraps (CA, token, built-in objects); the others follow.
+        start_server(0)?;
         let node0 = dir.join("node-0");
-        spawn_in(
-            &names.netns(0),
-            &node0,
-            &[
-                "server",
-                "--data-dir",
-                &node0.to_string_lossy(),
-                "--node-ip",
-                &server_ip.to_string(),
-                "--node-name",
-                &names.node(0),
-            ],
-        )?;
         let token_file = node0.join("server/token");
         let admin = node0.join("kubeconfig");
-        wait_for(Duration::from_secs(30), "the server to start", || {
+        wait_for(Duration::from_secs(60), "the server to start", || {
             token_file.exists() && admin.exists()
         })?;
         let token = std::fs::read_to_string(&token_file)?.trim().to_string();
-        let url = format!("https://{server_ip}:6443");
-        let kubeconfig = std::fs::read_to_string(&admin)?.replace("https://127.0.0.1:6443", &url);
+        let kubeconfig =
+            std::fs::read_to_string(&admin)?.replace("https://127.0.0.1:6443", &urls[0]);
         std::fs::write(dir.join("kubeconfig"), kubeconfig)?;
-        for i in 1..nodes {
+        for i in 1..servers {
+            start_server(i)?;
+        }
+        for i in servers..nodes {
             let data = dir.join(format!("node-{i}"));
-            spawn_in(
-                &names.netns(i),
-                &data,
-                &[
-                    "agent",
-                    "--server",
-                    &url,
-                    "--token",
-                    &token,
-                    "--data-dir",
-                    &data.to_string_lossy(),
-                    "--node-ip",
-                    &node_ip(subnet, i).to_string(),
-                    "--node-name",
-                    &names.node(i),
-                ],
-            )?;
+            let args: Vec<String> = vec![
+                "agent".into(),
+                "--server".into(),
+                urls.join(","),
+                "--token".into(),
+                token.clone(),
+                "--data-dir".into(),
+                data.to_string_lossy().into(),
+                "--node-ip".into(),
+                ips[i as usize].clone(),
+                "--node-name".into(),
+                names.node(i),
+            ];
+            spawn_in(&names.netns(i), &data, RKUBE, &args)?;
         }
         wait_ready(&dir.join("kubeconfig"), nodes, wait)
     })();
@@ -289,13 +319,28 @@ fn create(base: &Path, name: &str, nodes: u8, wait: Duration) -> anyhow::Result<
     }
 }
 
-/// Starts `rkube ARGS` as a daemon inside network namespace `ns`, logging to DATA/rkube.log.
-fn spawn_in(ns: &str, data: &Path, args: &[&str]) -> anyhow::Result<()> {
+/// What [`spawn_in`] runs.
+#[derive(Clone, Copy)]
+enum Program {
+    Rkube,
+    Etcd,
+}
+const RKUBE: Program = Program::Rkube;
+
+/// Starts `rkube ARGS` (or etcd) as a daemon inside network namespace `ns`, logging to
+/// `DATA/<program>.log`, its pid in `DATA/<program>.pid`.
+fn spawn_in(ns: &str, data: &Path, program: Program, args: &[String]) -> anyhow::Result<()> {
     std::fs::create_dir_all(data)?;
-    let log = std::fs::File::create(data.join("rkube.log"))?;
+    let (exe, stem) = match program {
+        Program::Rkube => (
+            std::env::current_exe().context("locate the rkube binary")?,
+            "rkube",
+        ),
+        Program::Etcd => (PathBuf::from("etcd"), "etcd"),
+    };
+    let log = std::fs::File::create(data.join(format!("{stem}.log")))?;
     let netns = std::fs::File::open(format!("/run/netns/{ns}"))
         .with_context(|| format!("open netns {ns}"))?;
-    let exe = std::env::current_exe().context("locate the rkube binary")?;
     let mut cmd = Command::new(exe);
     cmd.args(args)
         .stdin(Stdio::null())
@@ -314,9 +359,72 @@ fn spawn_in(ns: &str, data: &Path, args: &[&str]) -> anyhow::Result<()> {
     }
     let child = cmd
         .spawn()
-        .with_context(|| format!("start rkube in {ns}"))?;
-    std::fs::write(data.join("rkube.pid"), child.id().to_string())?;
+        .with_context(|| format!("start {stem} in {ns}"))?;
+    std::fs::write(data.join(format!("{stem}.pid")), child.id().to_string())?;
     Ok(())
+}
+
+/// One etcd member per server node (Debian's etcd-server), on the node's address; returns
+/// the client endpoints once every member answers /health.
+fn start_etcd(dir: &Path, names: &Names, ips: &[String]) -> anyhow::Result<String> {
+    let initial: Vec<String> = ips
+        .iter()
+        .enumerate()
+        .map(|(i, ip)| format!("m{i}=http://{ip}:2380"))
+        .collect();
+    for (i, ip) in ips.iter().enumerate() {
+        let data = dir.join(format!("node-{i}"));
+        let args: Vec<String> = vec![
+            "--name".to_string(),
+            format!("m{i}"),
+            "--data-dir".into(),
+            data.join("etcd").to_string_lossy().into(),
+            "--listen-client-urls".into(),
+            format!("http://{ip}:2379"),
+            "--advertise-client-urls".into(),
+            format!("http://{ip}:2379"),
+            "--listen-peer-urls".into(),
+            format!("http://{ip}:2380"),
+            "--initial-advertise-peer-urls".into(),
+            format!("http://{ip}:2380"),
+            "--initial-cluster".into(),
+            initial.join(","),
+            "--initial-cluster-state".into(),
+            "new".into(),
+            "--initial-cluster-token".into(),
+            names.name.clone(),
+            "--max-request-bytes".into(),
+            "2097152".into(),
+        ];
+        spawn_in(&names.netns(i as u8), &data, Program::Etcd, &args)?;
+    }
+    for ip in ips {
+        wait_for(Duration::from_secs(60), "etcd to be healthy", || {
+            etcd_healthy(ip)
+        })?;
+    }
+    Ok(ips
+        .iter()
+        .map(|ip| format!("http://{ip}:2379"))
+        .collect::<Vec<_>>()
+        .join(","))
+}
+
+fn etcd_healthy(ip: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(addr) = format!("{ip}:2379").parse::<std::net::SocketAddr>() else {
+        return false;
+    };
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"GET /health HTTP/1.0\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.contains("\"health\":\"true\"")
 }
 
 fn wait_for(timeout: Duration, what: &str, mut f: impl FnMut() -> bool) -> anyhow::Result<()> {
@@ -379,7 +487,10 @@ fn delete(base: &Path, name: &str) -> anyhow::Result<()> {
     let nodes = state["nodes"].as_u64().unwrap_or(0) as u8;
     // Agents first, then the server, each SIGTERM then SIGKILL.
     for i in (0..nodes).rev() {
-        stop(&dir.join(format!("node-{i}")));
+        stop(&dir.join(format!("node-{i}")), "rkube");
+    }
+    for i in 0..nodes {
+        stop(&dir.join(format!("node-{i}")), "etcd");
     }
     for i in 0..nodes {
         crate::cleanup::remove_containers(&dir.join(format!("node-{i}")));
@@ -394,8 +505,8 @@ fn delete(base: &Path, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn stop(data: &Path) {
-    let Some(pid) = std::fs::read_to_string(data.join("rkube.pid"))
+fn stop(data: &Path, stem: &str) {
+    let Some(pid) = std::fs::read_to_string(data.join(format!("{stem}.pid")))
         .ok()
         .and_then(|p| p.trim().parse::<i32>().ok())
     else {

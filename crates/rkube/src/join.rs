@@ -188,13 +188,13 @@ fn write(path: &Path, data: &[u8], mode: u32) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("write {}", path.display()))
 }
 
-struct Url {
-    host: String,
-    port: u16,
+pub(crate) struct Url {
+    pub host: String,
+    pub port: u16,
 }
 
 impl Url {
-    fn parse(s: &str) -> anyhow::Result<Url> {
+    pub fn parse(s: &str) -> anyhow::Result<Url> {
         let rest = s
             .strip_prefix("https://")
             .ok_or_else(|| anyhow::anyhow!("--server {s:?}: must be an https:// URL"))?;

@@ -2,10 +2,12 @@
 //! subcommand to the role that implements it.
 
 mod agent;
+mod bootstrap;
 mod cleanup;
 mod cluster;
 mod image;
 mod join;
+mod lb;
 mod server;
 mod token;
 

@@ -72,6 +72,14 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         .await
         .context("read store revision")?;
     let node_ip = args.node_ip.unwrap_or_else(default_node_ip);
+    if args.datastore_endpoint.is_some() {
+        crate::bootstrap::share_ca(
+            store.as_ref(),
+            &args.data_dir.join("server/tls"),
+            args.token.as_deref(),
+        )
+        .await?;
+    }
     let mut kubeconfigs = vec![args.data_dir.join("kubeconfig")];
     if let Some(k) = &args.write_kubeconfig {
         kubeconfigs.push(k.clone());

@@ -22,6 +22,12 @@ impl MultiNode {
     /// A cluster of `nodes` nodes (node 0 runs the server), with `images` imported into
     /// every node before its agent starts pods.
     pub fn create(nodes: u8) -> MultiNode {
+        MultiNode::create_with(nodes, 1)
+    }
+
+    /// `nodes` nodes of which the first `servers` run `rkube server` over a shared etcd
+    /// cluster (one member per server node).
+    pub fn create_with(nodes: u8, servers: u8) -> MultiNode {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let name = format!("e{}-{n}", std::process::id());
         let dir = tempfile::Builder::new()
@@ -38,6 +44,8 @@ impl MultiNode {
         let r = sh(Command::new(rkube_bin())
             .args(["cluster", "create", "--name", &mn.name, "--nodes"])
             .arg(nodes.to_string())
+            .arg("--servers")
+            .arg(servers.to_string())
             .arg("--dir")
             .arg(mn.dir.path())
             .stdin(Stdio::null()));
@@ -81,6 +89,25 @@ impl MultiNode {
     /// kubectl 1.32 on the host, against the cluster (reached over its bridge).
     pub fn kubectl(&self, args: &[&str]) -> Run {
         sh(self.kubectl_cmd(&self.kubeconfig).args(args))
+    }
+
+    /// kubectl 1.32 against server node `i` (not the kubeconfig's server).
+    pub fn kubectl_at(&self, i: u8, args: &[&str]) -> Run {
+        let server = format!("https://{}:6443", self.ip(i));
+        sh(self
+            .kubectl_cmd(&self.kubeconfig)
+            .args(["--server", &server])
+            .args(args))
+    }
+
+    /// Node `i`'s address on the cluster's bridge.
+    pub fn ip(&self, i: u8) -> String {
+        let state: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(self.dir.path().join(&self.name).join("cluster.json"))
+                .expect("cluster.json"),
+        )
+        .expect("cluster.json");
+        format!("172.30.{}.{}", state["subnet"], 10 + i)
     }
 
     /// kubectl with another kubeconfig (e.g. a node's own credentials).

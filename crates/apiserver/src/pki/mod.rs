@@ -627,6 +627,22 @@ fn self_sign_ca(key: &KeyPair) -> Result<String, PkiError> {
     Ok(cert.pem())
 }
 
+/// Loads the CA under `dir`, or creates it; returns (cert PEM, key PEM). Servers sharing a
+/// datastore call this before [`ensure`] to agree on one CA.
+pub fn ensure_ca_files(dir: &Path) -> Result<(String, String), PkiError> {
+    create_dir_private(dir)?;
+    let (cert, key, _) = ensure_ca(dir)?;
+    Ok((cert, key))
+}
+
+/// Replaces the CA under `dir` with another server's (leaf certificates signed by the old
+/// one are re-issued by the next [`ensure`]).
+pub fn adopt_ca_files(dir: &Path, cert_pem: &str, key_pem: &str) -> Result<(), PkiError> {
+    create_dir_private(dir)?;
+    write_atomic(&dir.join(CA_KEY_FILE), key_pem.as_bytes(), 0o600)?;
+    write_atomic(&dir.join(CA_CERT_FILE), cert_pem.as_bytes(), 0o644)
+}
+
 /// Loads the CA, or creates it. Returns (cert PEM, key PEM, whether it is new).
 fn ensure_ca(dir: &Path) -> Result<(String, String, bool), PkiError> {
     let cert_path = dir.join(CA_CERT_FILE);
