@@ -14,6 +14,7 @@ packages=(
   util-linux          # nsenter (e2e harness)
   docker-registry     # local registry for image pull tests
   curl ca-certificates openssl   # openssl: token-auth test certificates and JWT signing
+  wrk nginx-light     # ingress benchmark: load generator and the reference proxy
 )
 
 missing=()
@@ -27,7 +28,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Debian starts these services on install; rkube's tests run their own instances.
-for svc in etcd docker-registry; do
+for svc in etcd docker-registry nginx; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" || true
   fi

@@ -1,6 +1,7 @@
 //! Authorization for nodes (upstream's Node authorizer with NodeRestriction admission): a
 //! user `system:node:<name>` in group `system:nodes` may read, but may change only its own
-//! Node and Lease, pods bound to it (status, deletion, eviction) and events. Every other
+//! Node and Lease, pods bound to it (status, deletion, eviction), events, and Ingress status
+//! (the node's ingress controller reports its address, a departure). Every other
 //! authenticated user may do everything until RBAC lands, as `system:masters` may.
 
 use ::http::Method;
@@ -93,6 +94,8 @@ pub(crate) fn authorize(
             }
         }
         ("", "serviceaccounts") if sub == Some("token") => return Ok(()),
+        // Every node's ingress controller adds its address to the Ingresses it serves.
+        ("networking.k8s.io", "ingresses") if sub == Some("status") => return Ok(()),
         _ => "nodes may only modify their own Node, Lease, and pods bound to them".into(),
     };
     let resource = match sub {

@@ -38,6 +38,15 @@ pub struct AgentArgs {
     /// IP address to advertise for this node.
     #[arg(long)]
     pub node_ip: Option<IpAddr>,
+    /// Port of the node's ingress controller for HTTP (0: off).
+    #[arg(long, default_value_t = 80)]
+    pub ingress_http_port: u16,
+    /// Port of the node's ingress controller for HTTPS (0: off).
+    #[arg(long, default_value_t = 443)]
+    pub ingress_https_port: u16,
+    /// Run no ingress controller on this node.
+    #[arg(long)]
+    pub disable_ingress: bool,
     /// Node labels, KEY=VALUE. Repeatable.
     #[arg(long = "node-label")]
     pub node_labels: Vec<String>,
@@ -53,6 +62,29 @@ pub struct NodeParams {
     pub cluster_domain: String,
     pub node_labels: Vec<(String, String)>,
     pub server_tls: rkube_kubelet::server::ServerTls,
+    pub ingress: rkube_ingress::IngressConfig,
+}
+
+/// The node's ingress controller settings: listeners on all addresses (port 0: off), the
+/// node's IP for Ingress status. The IngressClass is the server's to create.
+pub fn ingress_config(
+    enabled: bool,
+    http: u16,
+    https: u16,
+    node_ip: IpAddr,
+) -> rkube_ingress::IngressConfig {
+    let listen = |port: u16| {
+        (port != 0)
+            .then(|| std::net::SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), port))
+    };
+    rkube_ingress::IngressConfig {
+        enabled,
+        http: listen(http),
+        https: listen(https),
+        node_ips: vec![node_ip.to_string()],
+        ensure_ingress_class: false,
+        ..Default::default()
+    }
 }
 
 /// Opens the image store and runtime and runs the kubelet in a task.
@@ -68,6 +100,14 @@ pub fn spawn_kubelet(
         args: vec!["shim".into()],
     };
     let runtime = rkube_runtime::Runtime::open(images, shim).context("open the runtime")?;
+    {
+        let (client, cfg, cancel) = (client.clone(), p.ingress.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            if let Err(e) = rkube_ingress::run(client, cfg, cancel).await {
+                tracing::error!("ingress controller stopped: {e:#}");
+            }
+        });
+    }
     let config = rkube_kubelet::Config {
         server_port: 10250,
         cluster_cidr: p.cluster_cidr,
@@ -163,6 +203,12 @@ async fn serve(args: AgentArgs) -> anyhow::Result<()> {
             .unwrap_or("cluster.local")
             .to_string(),
         node_labels,
+        ingress: ingress_config(
+            !args.disable_ingress,
+            args.ingress_http_port,
+            args.ingress_https_port,
+            node_ip,
+        ),
         server_tls: rkube_kubelet::server::ServerTls {
             cert_pem: joined.serving_cert_pem,
             key_pem: joined.serving_key_pem,

@@ -74,7 +74,11 @@ fn open(secret: &str, sealed: &[u8]) -> anyhow::Result<Vec<u8>> {
 
 /// Makes `tls_dir` hold the cluster's CA: the datastore's if another server stored one, or
 /// this server's (stored for the others) if it is the first.
-pub async fn share_ca(store: &dyn Store, tls_dir: &Path, token: Option<&str>) -> anyhow::Result<()> {
+pub async fn share_ca(
+    store: &dyn Store,
+    tls_dir: &Path,
+    token: Option<&str>,
+) -> anyhow::Result<()> {
     let Some(token) = token else {
         bail!("--token is required with --datastore-endpoint: servers sharing a datastore share the cluster CA through it");
     };
@@ -85,7 +89,10 @@ pub async fn share_ca(store: &dyn Store, tls_dir: &Path, token: Option<&str>) ->
         Some(kv) => from_store(&secret, &kv.value)?,
         None => {
             let (cert, key) = rkube_apiserver::pki::ensure_ca_files(tls_dir)?;
-            let sealed = seal(&secret, &serde_json::to_vec(&json!({"cert": cert, "key": key}))?)?;
+            let sealed = seal(
+                &secret,
+                &serde_json::to_vec(&json!({"cert": cert, "key": key}))?,
+            )?;
             match store.create(KEY, sealed).await {
                 Ok(_) => {
                     tracing::info!("stored the cluster CA in the datastore for other servers");
@@ -93,10 +100,7 @@ pub async fn share_ca(store: &dyn Store, tls_dir: &Path, token: Option<&str>) ->
                 }
                 // Another server got there first: use its CA.
                 Err(StoreError::AlreadyExists { .. }) => {
-                    let kv = store
-                        .get(KEY)
-                        .await?
-                        .context("bootstrap data vanished")?;
+                    let kv = store.get(KEY).await?.context("bootstrap data vanished")?;
                     from_store(&secret, &kv.value)?
                 }
                 Err(e) => return Err(e).context("store bootstrap data"),
@@ -127,7 +131,10 @@ mod tests {
     #[test]
     fn sealed_data_opens_only_with_the_token() {
         let sealed = super::seal("s3cret", b"ca material").expect("seal");
-        assert_eq!(super::open("s3cret", &sealed).expect("open"), b"ca material");
+        assert_eq!(
+            super::open("s3cret", &sealed).expect("open"),
+            b"ca material"
+        );
         let err = super::open("other", &sealed).expect_err("wrong token");
         assert!(err.to_string().contains("cannot be decrypted"), "{err}");
         assert!(super::open("s3cret", b"{}").is_err());

@@ -186,13 +186,7 @@ fn node_ip(subnet: u8, i: u8) -> Ipv4Addr {
     Ipv4Addr::new(172, 30, subnet, 10 + i)
 }
 
-fn create(
-    base: &Path,
-    name: &str,
-    nodes: u8,
-    servers: u8,
-    wait: Duration,
-) -> anyhow::Result<()> {
+fn create(base: &Path, name: &str, nodes: u8, servers: u8, wait: Duration) -> anyhow::Result<()> {
     if name.is_empty()
         || name.len() > 40
         || !name

@@ -49,6 +49,12 @@ pub struct ServerArgs {
     /// Run only the control plane, no local node agent.
     #[arg(long)]
     pub disable_agent: bool,
+    /// Port of the local node's ingress controller for HTTP (0: off).
+    #[arg(long, default_value_t = 80)]
+    pub ingress_http_port: u16,
+    /// Port of the local node's ingress controller for HTTPS (0: off).
+    #[arg(long, default_value_t = 443)]
+    pub ingress_https_port: u16,
     /// Do not run a packaged component (dns, ingress, servicelb, ...). Repeatable.
     #[arg(long)]
     pub disable: Vec<String>,
@@ -129,6 +135,19 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
             tracing::warn!("kube-dns Service: {e:#}");
         }
     }
+    if !args
+        .disable
+        .iter()
+        .any(|d| d == "ingress" || d == "traefik")
+    {
+        let client = component_client(&api, "system:kube-controller-manager", &[])
+            .await
+            .context("ingress class credentials")?;
+        tokio::spawn(rkube_ingress::status::ensure_ingress_class(
+            client,
+            shutdown.clone(),
+        ));
+    }
     let scheduler = {
         let client = component_client(&api, "system:kube-scheduler", &[])
             .await
@@ -195,6 +214,15 @@ async fn start_agent(
             ),
             ("node-role.kubernetes.io/master".into(), "true".into()),
         ],
+        ingress: crate::agent::ingress_config(
+            !args
+                .disable
+                .iter()
+                .any(|d| d == "ingress" || d == "traefik"),
+            args.ingress_http_port,
+            args.ingress_https_port,
+            node_ip,
+        ),
         server_tls: rkube_kubelet::server::ServerTls {
             cert_pem,
             key_pem,

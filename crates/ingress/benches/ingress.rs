@@ -1,0 +1,241 @@
+//! Throughput and p99 latency through the ingress proxy vs Debian's nginx as a reverse proxy,
+//! both in front of the same busybox httpd, measured with wrk in one run.
+//!
+//! `cargo bench -p rkube-ingress --bench ingress`; env `BENCH_SECS` (default 10),
+//! `BENCH_CONNS` (default 32).
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rkube_ingress::annotations::Options;
+use rkube_ingress::model::{Backend, IngressInfo, PathMatch, Route, RoutingTable};
+use rkube_ingress::Proxy;
+use tokio_util::sync::CancellationToken;
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        // SIGTERM, not SIGKILL: nginx's master must stop its workers on the way out.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn wait_listening(port: u16) -> bool {
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[derive(Debug)]
+struct Figures {
+    rps: f64,
+    p50: String,
+    p99: String,
+    errors: String,
+}
+
+fn wrk(url: &str, secs: u64, conns: u32) -> Result<Figures, String> {
+    let out = Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{conns}"),
+            &format!("-d{secs}s"),
+            "--latency",
+            url,
+        ])
+        .output()
+        .map_err(|e| format!("running wrk: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let field = |prefix: &str| {
+        text.lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+    };
+    let rps = field("Requests/sec:")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("no Requests/sec in wrk output:\n{text}"))?;
+    let errors = text
+        .lines()
+        .filter(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join("; ");
+    Ok(Figures {
+        rps,
+        p50: field("50%").unwrap_or_default(),
+        p99: field("99%").unwrap_or_default(),
+        errors,
+    })
+}
+
+fn nginx_conf(dir: &std::path::Path, port: u16, backend: u16) -> String {
+    format!(
+        r#"worker_processes auto;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    upstream backend {{ server 127.0.0.1:{backend}; keepalive 64; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Real-IP $remote_addr;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_set_header X-Forwarded-Proto $scheme;
+        }}
+    }}
+}}
+"#,
+        dir = dir.display()
+    )
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing useful either way.
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    if let Err(e) = run() {
+        eprintln!("ingress bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), String> {
+    let secs: u64 = std::env::var("BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let conns: u32 = std::env::var("BENCH_CONNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(32);
+    for tool in ["wrk", "nginx", "busybox"] {
+        if Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .stdout(Stdio::null())
+            .status()
+            .map(|s| !s.success())
+            .unwrap_or(true)
+        {
+            println!("ingress bench skipped: `{tool}` not installed (apt-get install wrk nginx-light busybox-static)");
+            return Ok(());
+        }
+    }
+    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let www = tmp.path().join("www");
+    std::fs::create_dir_all(&www).map_err(|e| e.to_string())?;
+    // About the size of nginx's default index page.
+    std::fs::write(www.join("index.html"), "x".repeat(612)).map_err(|e| e.to_string())?;
+
+    let be_port = free_port().map_err(|e| e.to_string())?;
+    let _httpd = Killed(
+        Command::new("busybox")
+            .args(["httpd", "-f", "-p", &format!("127.0.0.1:{be_port}"), "-h"])
+            .arg(&www)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("starting busybox httpd: {e}"))?,
+    );
+    if !wait_listening(be_port) {
+        return Err("busybox httpd did not start".into());
+    }
+
+    let ng_port = free_port().map_err(|e| e.to_string())?;
+    let conf = tmp.path().join("nginx.conf");
+    std::fs::write(&conf, nginx_conf(tmp.path(), ng_port, be_port)).map_err(|e| e.to_string())?;
+    let _nginx = Killed(
+        Command::new("nginx")
+            .args(["-e", &tmp.path().join("error.log").display().to_string()])
+            .args(["-g", "daemon off;", "-p"])
+            .arg(tmp.path())
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("starting nginx: {e}"))?,
+    );
+    if !wait_listening(ng_port) {
+        return Err("nginx did not start".into());
+    }
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let cancel = CancellationToken::new();
+    let rk_port = rt.block_on(async {
+        let mut table = RoutingTable::default();
+        let be: SocketAddr = ([127, 0, 0, 1], be_port).into();
+        table.host_mut(None).push(Route {
+            path: PathMatch::prefix("/"),
+            backend: Arc::new(Backend::new("bench/httpd:80", vec![be])),
+            ingress: Arc::new(IngressInfo::new("bench/ing", Options::default())),
+        });
+        let (proxy, _table) = Proxy::from_table(table.finish(), None);
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = l.local_addr()?.port();
+        let c = cancel.clone();
+        tokio::spawn(async move { proxy.serve(l, None, c).await });
+        Ok::<_, std::io::Error>(port)
+    });
+    let rk_port = rk_port.map_err(|e| e.to_string())?;
+
+    println!("wrk -t2 -c{conns} -d{secs}s, 612-byte file from busybox httpd on 127.0.0.1");
+    let targets = [
+        ("direct (busybox httpd)", be_port),
+        ("rkube-ingress", rk_port),
+        ("nginx reverse proxy", ng_port),
+    ];
+    let mut rows = Vec::new();
+    for (name, port) in targets {
+        let url = format!("http://127.0.0.1:{port}/index.html");
+        // Warm up connection pools and caches.
+        let _ = wrk(&url, 1, conns);
+        rows.push((name, wrk(&url, secs, conns)?));
+    }
+    println!();
+    println!(
+        "| {:<24} | {:>12} | {:>10} | {:>10} | errors",
+        "target", "requests/s", "p50", "p99"
+    );
+    println!("|{:-<26}|{:->14}|{:->12}|{:->12}|-------", "", "", "", "");
+    for (name, f) in &rows {
+        println!(
+            "| {:<24} | {:>12.0} | {:>10} | {:>10} | {}",
+            name, f.rps, f.p50, f.p99, f.errors
+        );
+    }
+    cancel.cancel();
+    Ok(())
+}

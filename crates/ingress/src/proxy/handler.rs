@@ -1,0 +1,439 @@
+//! One request: route, apply the Ingress's policies, forward to an endpoint, relay back.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode, Uri, Version};
+use http_body::Body as _;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use super::body::{self, ProxyBody};
+use super::upstream::{Key, Sender};
+use super::Inner;
+use crate::annotations::{BackendProtocol, Options};
+use crate::model::{self, Route};
+use crate::ratelimit::ConnGuard;
+
+/// How many endpoints a request tries when connecting fails (ingress-nginx
+/// `proxy-next-upstream-tries` default).
+const TRIES: usize = 3;
+
+/// Facts about the client connection.
+#[derive(Clone, Copy)]
+pub struct Conn {
+    pub peer: SocketAddr,
+    pub local_port: u16,
+    pub https: bool,
+}
+
+fn status(code: StatusCode) -> Response<ProxyBody> {
+    let reason = code.canonical_reason().unwrap_or("");
+    let mut r = Response::new(body::full(format!("{} {reason}\n", code.as_u16())));
+    *r.status_mut() = code;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+/// The request's host: URI authority (HTTP/2) or Host header, lowercase, without port.
+fn request_host(req: &Request<Incoming>) -> String {
+    let raw = req
+        .uri()
+        .host()
+        .map(str::to_string)
+        .or_else(|| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .and_then(|h| h.parse::<http::uri::Authority>().ok())
+                .map(|a| a.host().to_string())
+        })
+        .unwrap_or_default();
+    raw.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// Host header value to forward (with port if the client sent one).
+fn host_header(req: &Request<Incoming>) -> Option<HeaderValue> {
+    req.headers().get(header::HOST).cloned().or_else(|| {
+        req.uri()
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    })
+}
+
+fn is_upgrade(h: &HeaderMap) -> bool {
+    h.contains_key(header::UPGRADE)
+        && h.get_all(header::CONNECTION).iter().any(|v| {
+            v.to_str().is_ok_and(|s| {
+                s.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+            })
+        })
+}
+
+const HOP: [HeaderName; 7] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// Removes hop-by-hop headers, including those the Connection header names.
+fn strip_hop(h: &mut HeaderMap) {
+    let named: Vec<HeaderName> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|s| s.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    for n in named.iter().chain(HOP.iter()) {
+        h.remove(n);
+    }
+}
+
+fn redirect_needed(opts: &Options, table: &model::RoutingTable, host: &str) -> bool {
+    opts.force_ssl_redirect || (opts.ssl_redirect != Some(false) && table.host_has_tls(host))
+}
+
+/// Stable cookie value for an endpoint (FNV-1a; only needs to be stable and opaque).
+fn affinity_value(addr: &SocketAddr) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in addr.to_string().bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|s| s.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+pub async fn handle(inner: Arc<Inner>, req: Request<Incoming>, conn: Conn) -> Response<ProxyBody> {
+    let host = request_host(&req);
+    // Hold this table version for the whole request; swaps affect only later requests.
+    let table = inner.table.load_full();
+    let path = req.uri().path().to_string();
+    let Some(route) = table.lookup(&host, &path) else {
+        return status(StatusCode::NOT_FOUND);
+    };
+    let route = route.clone();
+    let opts = &route.ingress.options;
+    let ip = conn.peer.ip().to_canonical();
+
+    if let Some(limit) = opts.body_size {
+        let len = req.body().size_hint().exact().or(req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok()));
+        if len.is_some_and(|n: u64| n > limit) {
+            return status(StatusCode::PAYLOAD_TOO_LARGE);
+        }
+    }
+    if !conn.https && redirect_needed(opts, &table, &host) {
+        return redirect(&inner, &req, &host);
+    }
+    let scope = &route.ingress.key;
+    if !inner.limiter.allow(
+        scope,
+        ip,
+        opts.limit_rps,
+        opts.limit_rpm,
+        opts.limit_burst_multiplier,
+    ) {
+        tracing::debug!(ingress = %scope, client = %ip, "rate limited");
+        return status(StatusCode::TOO_MANY_REQUESTS);
+    }
+    let guard = match opts.limit_connections {
+        Some(n) => match inner.limiter.connection(scope, ip, n) {
+            Some(g) => Some(g),
+            None => return status(StatusCode::TOO_MANY_REQUESTS),
+        },
+        None => None,
+    };
+    if let Some(wl) = &opts.whitelist {
+        if !wl.iter().any(|n| n.contains(&ip)) {
+            tracing::debug!(ingress = %scope, client = %ip, "source not in whitelist");
+            return status(StatusCode::FORBIDDEN);
+        }
+    }
+    if route.backend.endpoints.is_empty() {
+        tracing::debug!(backend = %route.backend.name, "no ready endpoints");
+        return status(StatusCode::SERVICE_UNAVAILABLE);
+    }
+    forward(&inner, req, &route, conn, &host, guard).await
+}
+
+fn redirect(inner: &Inner, req: &Request<Incoming>, host: &str) -> Response<ProxyBody> {
+    let port = match inner.https_port {
+        Some(443) | None => String::new(),
+        Some(p) => format!(":{p}"),
+    };
+    let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let mut r = status(StatusCode::PERMANENT_REDIRECT);
+    match HeaderValue::from_str(&format!("https://{host}{port}{pq}")) {
+        Ok(v) => {
+            r.headers_mut().insert(header::LOCATION, v);
+            r
+        }
+        Err(_) => status(StatusCode::BAD_REQUEST),
+    }
+}
+
+/// The upstream request: origin-form URI (rewritten), hop-by-hop headers replaced, the
+/// X-Forwarded-* set as ingress-nginx does (not trusting what the client sent).
+fn upstream_request(
+    req: Request<Incoming>,
+    route: &Route,
+    conn: Conn,
+    host: &str,
+    exceeded: &Arc<AtomicBool>,
+) -> Result<Request<ProxyBody>, StatusCode> {
+    let opts = &route.ingress.options;
+    let upgrade = is_upgrade(req.headers());
+    let mut path = req.uri().path().to_string();
+    if let Some(target) = &opts.rewrite_target {
+        path = model::rewrite(&route.path, target, &path).unwrap_or(path);
+    }
+    let pq = match req.uri().query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    };
+    let uri: Uri = pq.parse().map_err(|_| StatusCode::BAD_REQUEST)?;
+    let host_value = host_header(&req);
+    let (parts, incoming) = req.into_parts();
+    let upgrade_proto = parts.headers.get(header::UPGRADE).cloned();
+    let mut headers = parts.headers;
+    strip_hop(&mut headers);
+    if let (true, Some(p)) = (upgrade, upgrade_proto) {
+        headers.insert(header::UPGRADE, p);
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    }
+    if let Some(h) = &host_value {
+        headers.insert(header::HOST, h.clone());
+    }
+    let ip = conn.peer.ip().to_canonical().to_string();
+    let set = |headers: &mut HeaderMap, name: &'static str, v: &str| {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            headers.insert(HeaderName::from_static(name), v);
+        }
+    };
+    let proto = if conn.https { "https" } else { "http" };
+    set(&mut headers, "x-real-ip", &ip);
+    set(&mut headers, "x-forwarded-for", &ip);
+    set(&mut headers, "x-forwarded-proto", proto);
+    set(&mut headers, "x-forwarded-scheme", proto);
+    set(&mut headers, "x-forwarded-host", host);
+    set(
+        &mut headers,
+        "x-forwarded-port",
+        &conn.local_port.to_string(),
+    );
+    let body = if incoming.is_end_stream() {
+        body::empty()
+    } else {
+        match opts.body_size {
+            Some(limit) => body::Limited::new(incoming, limit, exceeded.clone()).boxed(),
+            None => incoming.map_err(Into::into).boxed(),
+        }
+    };
+    let mut out = Request::new(body);
+    *out.method_mut() = parts.method;
+    *out.uri_mut() = uri;
+    *out.version_mut() = Version::HTTP_11;
+    *out.headers_mut() = headers;
+    Ok(out)
+}
+
+async fn forward(
+    inner: &Arc<Inner>,
+    mut req: Request<Incoming>,
+    route: &Route,
+    conn: Conn,
+    host: &str,
+    guard: Option<ConnGuard>,
+) -> Response<ProxyBody> {
+    let opts = &route.ingress.options;
+    let backend = &route.backend;
+    let upgrade = is_upgrade(req.headers());
+    let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+    // Affinity: the endpoint named by the cookie if it still exists, else round robin.
+    let affinity = opts.affinity.as_ref();
+    let sticky = affinity
+        .and_then(|a| cookie(req.headers(), &a.cookie_name))
+        .and_then(|v| {
+            backend
+                .endpoints
+                .iter()
+                .position(|e| affinity_value(e) == v)
+        });
+    let start = sticky.unwrap_or_else(|| backend.next_index());
+    let exceeded = Arc::new(AtomicBool::new(false));
+    let mut up_req = match upstream_request(req, route, conn, host, &exceeded) {
+        Ok(r) => r,
+        Err(code) => return status(code),
+    };
+    let tls = opts.backend_protocol == BackendProtocol::Https;
+    let n = backend.endpoints.len();
+    let mut last_err = String::new();
+    for attempt in 0..n.min(TRIES) {
+        let addr = backend.endpoints[(start + attempt) % n];
+        let key = Key { addr, tls };
+        // Upgraded connections are consumed by the tunnel: never reuse one for them.
+        let pooled = if upgrade {
+            None
+        } else {
+            inner.upstreams.checkout(key)
+        };
+        let sender = match pooled {
+            Some(s) => s,
+            None => match inner.upstreams.connect(key, opts.connect_timeout).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(backend = %backend.name, error = %e, "endpoint failed, trying next");
+                    last_err = e.to_string();
+                    continue;
+                }
+            },
+        };
+        match send(inner, key, sender, up_req, opts, upgrade).await {
+            Sent::Response(resp) => {
+                let set_cookie = affinity
+                    .filter(|_| sticky != Some((start + attempt) % n))
+                    .map(|a| (a, affinity_value(&addr)));
+                return respond(resp, set_cookie, route, client_upgrade, guard, opts);
+            }
+            Sent::Unsent(r) => {
+                // A pooled connection closed by the endpoint meanwhile; the request was
+                // not written, so it can go to a fresh connection.
+                up_req = r;
+                match inner.upstreams.connect(key, opts.connect_timeout).await {
+                    Ok(s) => match send(inner, key, s, up_req, opts, upgrade).await {
+                        Sent::Response(resp) => {
+                            return respond(resp, None, route, client_upgrade, guard, opts)
+                        }
+                        Sent::Unsent(_) => return status(StatusCode::BAD_GATEWAY),
+                        Sent::Failed(code) => return status(code),
+                    },
+                    Err(e) => {
+                        tracing::warn!(backend = %backend.name, error = %e, "reconnect failed");
+                        return status(StatusCode::BAD_GATEWAY);
+                    }
+                }
+            }
+            Sent::Failed(code) => {
+                if exceeded.load(Ordering::Acquire) {
+                    return status(StatusCode::PAYLOAD_TOO_LARGE);
+                }
+                return status(code);
+            }
+        }
+    }
+    tracing::warn!(backend = %backend.name, error = %last_err, "no endpoint reachable");
+    status(StatusCode::BAD_GATEWAY)
+}
+
+enum Sent {
+    Response(Response<Incoming>),
+    Unsent(Request<ProxyBody>),
+    Failed(StatusCode),
+}
+
+async fn send(
+    inner: &Inner,
+    key: Key,
+    mut sender: Sender,
+    req: Request<ProxyBody>,
+    opts: &Options,
+    upgrade: bool,
+) -> Sent {
+    if sender.ready().await.is_err() {
+        return Sent::Unsent(req);
+    }
+    let fut = sender.try_send_request(req);
+    let deadline = opts.send_timeout + opts.read_timeout;
+    match tokio::time::timeout(deadline, fut).await {
+        Err(_) => {
+            tracing::warn!(upstream = %key.addr, "upstream timed out");
+            Sent::Failed(StatusCode::GATEWAY_TIMEOUT)
+        }
+        Ok(Ok(resp)) => {
+            if !upgrade {
+                inner.upstreams.checkin(key, sender);
+            }
+            Sent::Response(resp)
+        }
+        Ok(Err(mut e)) => match e.take_message() {
+            Some(r) => Sent::Unsent(r),
+            None => {
+                tracing::warn!(upstream = %key.addr, error = %e.error(), "upstream request failed");
+                Sent::Failed(StatusCode::BAD_GATEWAY)
+            }
+        },
+    }
+}
+
+fn respond(
+    mut resp: Response<Incoming>,
+    set_cookie: Option<(&crate::annotations::Affinity, String)>,
+    route: &Route,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    guard: Option<ConnGuard>,
+    opts: &Options,
+) -> Response<ProxyBody> {
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        let Some(client) = client_upgrade else {
+            return status(StatusCode::BAD_GATEWAY);
+        };
+        let upstream = hyper::upgrade::on(&mut resp);
+        tokio::spawn(async move {
+            let _guard = guard;
+            match tokio::try_join!(client, upstream) {
+                Ok((c, u)) => {
+                    let mut c = hyper_util::rt::TokioIo::new(c);
+                    let mut u = hyper_util::rt::TokioIo::new(u);
+                    let _ = tokio::io::copy_bidirectional(&mut c, &mut u).await;
+                }
+                Err(e) => tracing::debug!(error = %e, "upgrade failed"),
+            }
+        });
+        let (parts, _) = resp.into_parts();
+        return Response::from_parts(parts, body::empty());
+    }
+    let (mut parts, incoming) = resp.into_parts();
+    strip_hop(&mut parts.headers);
+    if let Some((a, value)) = set_cookie {
+        let path = a.cookie_path.clone().unwrap_or_else(|| match &route.path {
+            // A regex is no cookie path; ingress-nginx falls back to "/" as well.
+            model::PathMatch::Regex { .. } => "/".to_string(),
+            p if p.as_str().is_empty() => "/".to_string(),
+            p => p.as_str().to_string(),
+        });
+        let mut c = format!("{}={value}; Path={path}; HttpOnly", a.cookie_name);
+        if let Some(age) = a.max_age {
+            c.push_str(&format!("; Max-Age={age}"));
+        }
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            parts.headers.append(header::SET_COOKIE, v);
+        }
+    }
+    let body = body::Upstream::new(incoming, opts.read_timeout, guard).boxed();
+    Response::from_parts(parts, body)
+}

@@ -1,0 +1,138 @@
+//! The HTTP(S) listeners: HTTP/1.1 and HTTP/2 (ALPN on TLS, prior knowledge in clear text),
+//! upgrades passed through. Routing reads an [`ArcSwap`]'d table, so swaps never block or
+//! drop requests in flight.
+
+pub mod body;
+mod handler;
+pub mod upstream;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::model::RoutingTable;
+use crate::ratelimit::Limiter;
+
+/// Time a client gets to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The table handle shared by the watch layer (writer) and the proxy (reader).
+pub type SharedTable = Arc<ArcSwap<RoutingTable>>;
+
+pub(crate) struct Inner {
+    table: SharedTable,
+    limiter: Limiter,
+    upstreams: upstream::Upstreams,
+    /// Port put into ssl-redirect locations (omitted when 443).
+    https_port: Option<u16>,
+}
+
+/// The reverse proxy. Cheap to clone; clones share table, limits and upstream connections.
+#[derive(Clone)]
+pub struct Proxy {
+    inner: Arc<Inner>,
+}
+
+impl Proxy {
+    pub fn new(table: SharedTable, https_port: Option<u16>) -> Self {
+        Proxy {
+            inner: Arc::new(Inner {
+                table,
+                limiter: Limiter::default(),
+                upstreams: upstream::Upstreams::new(),
+                https_port,
+            }),
+        }
+    }
+
+    /// A proxy over a fixed table (tests, benchmarks); swap through the returned handle.
+    pub fn from_table(table: RoutingTable, https_port: Option<u16>) -> (Self, SharedTable) {
+        let shared = Arc::new(ArcSwap::from_pointee(table));
+        (Self::new(shared.clone(), https_port), shared)
+    }
+
+    /// Serves `listener` until `cancel`, terminating TLS with `tls` when given. Connections
+    /// already open finish their requests (graceful shutdown) after cancellation.
+    pub async fn serve(
+        &self,
+        listener: TcpListener,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        cancel: CancellationToken,
+    ) {
+        let local_port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+        loop {
+            let (stream, peer) = tokio::select! {
+                _ = cancel.cancelled() => return,
+                r = listener.accept() => match r {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            let inner = self.inner.clone();
+            let cancel = cancel.clone();
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let https = acceptor.is_some();
+                let conn = handler::Conn {
+                    peer,
+                    local_port,
+                    https,
+                };
+                match acceptor {
+                    None => serve_conn(inner, TokioIo::new(stream), conn, cancel).await,
+                    Some(acc) => {
+                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acc.accept(stream)).await {
+                            Ok(Ok(s)) => serve_conn(inner, TokioIo::new(s), conn, cancel).await,
+                            Ok(Err(e)) => {
+                                tracing::debug!(%peer, error = %e, "TLS handshake failed")
+                            }
+                            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                        }
+                    }
+                }
+            });
+        }
+    }
+}
+
+async fn serve_conn<I>(inner: Arc<Inner>, io: I, conn: handler::Conn, cancel: CancellationToken)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let svc = service_fn(move |req| {
+        let inner = inner.clone();
+        async move { Ok::<_, std::convert::Infallible>(handler::handle(inner, req, conn).await) }
+    });
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let c = builder.serve_connection_with_upgrades(io, svc);
+    tokio::pin!(c);
+    let res = tokio::select! {
+        r = c.as_mut() => r,
+        _ = cancel.cancelled() => {
+            c.as_mut().graceful_shutdown();
+            c.await
+        }
+    };
+    if let Err(e) = res {
+        tracing::debug!(peer = %conn.peer, error = %e, "client connection ended");
+    }
+}
+
+/// Binds a listener (helper for callers that only have an address).
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}
