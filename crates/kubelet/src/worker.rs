@@ -107,14 +107,7 @@ impl PodWorker {
     }
 
     async fn containers_of(&self, uid: &str) -> Result<Vec<ContainerStatus>, RuntimeError> {
-        Ok(self
-            .agent
-            .runtime
-            .list_containers()
-            .await?
-            .into_iter()
-            .filter(|c| c.labels.get("io.kubernetes.pod.uid").map(String::as_str) == Some(uid))
-            .collect())
+        self.agent.runtime.list_pod_containers(uid).await
     }
 
     async fn find_sandbox(&mut self, uid: &str) -> Result<Option<String>, RuntimeError> {

@@ -25,7 +25,7 @@ mod sys;
 pub use container::{ContainerConfig, ContainerState, ContainerStatus};
 pub use error::{Result, RuntimeError};
 pub use sandbox::{DnsConfig, PodSandbox, PodSandboxConfig, SandboxState};
-pub use service::{ExecResult, Runtime, RuntimeService, ShimCommand};
+pub use service::{ExecResult, Runtime, RuntimeService, ShimCommand, POD_UID_LABEL};
 
 /// Now as RFC 3339 with nanoseconds in UTC (`2016-10-06T00:17:09.669794202Z`), the form CRI
 /// logs and statuses use.

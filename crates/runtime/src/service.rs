@@ -3,6 +3,7 @@
 //! per-container shims. Everything is on disk under `<data-dir>/agent/`, so a new `Runtime`
 //! on the same data dir (an agent restart) finds every sandbox and container again.
 
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,6 +54,16 @@ pub trait RuntimeService: Send + Sync {
     async fn remove_container(&self, id: &str) -> Result<()>;
     async fn container_status(&self, id: &str) -> Result<ContainerStatus>;
     async fn list_containers(&self) -> Result<Vec<ContainerStatus>>;
+    /// The containers of one pod (label `io.kubernetes.pod.uid`), without reading every
+    /// other pod's: the agent asks this on every sync of every pod.
+    async fn list_pod_containers(&self, pod_uid: &str) -> Result<Vec<ContainerStatus>> {
+        Ok(self
+            .list_containers()
+            .await?
+            .into_iter()
+            .filter(|c| c.labels.get(POD_UID_LABEL).map(String::as_str) == Some(pod_uid))
+            .collect())
+    }
     /// The container's cgroup path (for usage statistics).
     fn container_cgroup(&self, id: &str) -> Option<String>;
     /// A command that runs `cmd` inside the container with whatever stdio the caller gives
@@ -65,6 +76,9 @@ pub trait RuntimeService: Send + Sync {
     /// `NotRunning` once the container has ended.
     fn attach_socket(&self, id: &str) -> Result<PathBuf>;
 }
+
+/// The label naming a container's pod (set by the agent, as the CRI's kubelet does).
+pub const POD_UID_LABEL: &str = "io.kubernetes.pod.uid";
 
 /// The built-in runtime.
 #[derive(Clone)]
@@ -79,6 +93,14 @@ struct Inner {
     /// libcontainer's state (`agent/run`): kept short, it holds a unix socket path.
     state_root: PathBuf,
     shim: ShimCommand,
+    /// Pod uid → its container ids, built from disk at open and kept by create/remove.
+    by_pod: std::sync::Mutex<HashMap<String, BTreeSet<String>>>,
+}
+
+impl Inner {
+    fn index(&self) -> std::sync::MutexGuard<'_, HashMap<String, BTreeSet<String>>> {
+        self.by_pod.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl Runtime {
@@ -92,6 +114,14 @@ impl Runtime {
             std::fs::create_dir_all(d)
                 .map_err(|e| RuntimeError::io(format!("create {}", d.display()), e))?;
         }
+        let mut by_pod: HashMap<String, BTreeSet<String>> = HashMap::new();
+        for id in container::list_ids(&containers) {
+            if let Ok(rec) = container::load(&containers, &id) {
+                if let Some(uid) = rec.config.labels.get(POD_UID_LABEL) {
+                    by_pod.entry(uid.clone()).or_default().insert(id);
+                }
+            }
+        }
         Ok(Runtime {
             inner: Arc::new(Inner {
                 images,
@@ -99,6 +129,7 @@ impl Runtime {
                 containers,
                 state_root,
                 shim,
+                by_pod: std::sync::Mutex::new(by_pod),
             }),
         })
     }
@@ -121,6 +152,13 @@ impl Runtime {
 impl Inner {
     fn remove_container(&self, id: &str) -> Result<()> {
         let root = &self.containers;
+        {
+            let mut index = self.index();
+            index.retain(|_, ids| {
+                ids.remove(id);
+                !ids.is_empty()
+            });
+        }
         if let Ok(rec) = container::load(root, id) {
             container::stop(root, &rec, libc::SIGKILL, Duration::ZERO);
             crate::cgroups::remove_pod(&rec.cgroup_path);
@@ -338,6 +376,13 @@ impl RuntimeService for Runtime {
     async fn create_container(&self, sandbox_id: &str, config: ContainerConfig) -> Result<String> {
         let sandbox_id = sandbox_id.to_string();
         let id = sys::random_id(16);
+        if let Some(uid) = config.labels.get(POD_UID_LABEL) {
+            self.inner
+                .index()
+                .entry(uid.clone())
+                .or_default()
+                .insert(id.clone());
+        }
         let cid = id.clone();
         let made = self
             .blocking(move |i| i.create_container(&cid, &sandbox_id, config))
@@ -425,6 +470,23 @@ impl RuntimeService for Runtime {
     async fn list_containers(&self) -> Result<Vec<ContainerStatus>> {
         self.blocking(|i| {
             Ok(container::list_ids(&i.containers)
+                .iter()
+                .filter_map(|id| container::load(&i.containers, id).ok())
+                .map(|rec| container::status(&i.containers, &rec))
+                .collect())
+        })
+        .await
+    }
+
+    async fn list_pod_containers(&self, pod_uid: &str) -> Result<Vec<ContainerStatus>> {
+        let ids: Vec<String> = self
+            .inner
+            .index()
+            .get(pod_uid)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        self.blocking(move |i| {
+            Ok(ids
                 .iter()
                 .filter_map(|id| container::load(&i.containers, id).ok())
                 .map(|rec| container::status(&i.containers, &rec))

@@ -227,7 +227,14 @@ async fn containers_survive_a_new_runtime_on_the_same_data_dir() {
         e.rt.run_pod_sandbox(pod("durable", &e.data))
             .await
             .expect("sandbox");
-    let id = run(&e.rt, &sb, ctr("long", "exec sleep 1000")).await;
+    let labelled = |name: &str, script: &str, uid: &str| {
+        let mut c = ctr(name, script);
+        c.labels
+            .insert(rkube_runtime::POD_UID_LABEL.into(), uid.into());
+        c
+    };
+    let id = run(&e.rt, &sb, labelled("long", "exec sleep 1000", "uid-a")).await;
+    let other = run(&e.rt, &sb, labelled("other", "true", "uid-b")).await;
     let before = e.rt.container_status(&id).await.expect("status");
     drop(e.rt);
     let rt = runtime(&e.data);
@@ -235,10 +242,24 @@ async fn containers_survive_a_new_runtime_on_the_same_data_dir() {
     assert_eq!(after.state, ContainerState::Running);
     assert_eq!(after.pid, before.pid);
     assert_eq!(rt.list_pod_sandboxes().await.expect("list").len(), 1);
+    // The pod index is rebuilt from disk: each pod sees only its own containers.
+    let ids =
+        |v: Vec<rkube_runtime::ContainerStatus>| v.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(rt.list_pod_containers("uid-a").await.expect("a")),
+        vec![id.clone()]
+    );
+    assert_eq!(
+        ids(rt.list_pod_containers("uid-b").await.expect("b")),
+        vec![other.clone()]
+    );
     // The sandbox's namespaces are still there for new containers.
-    let late = run(&rt, &sb, ctr("late", "hostname")).await;
+    let late = run(&rt, &sb, labelled("late", "hostname", "uid-a")).await;
     let s = wait_exit(&rt, &late, Duration::from_secs(10)).await;
     assert_eq!(log_text(&s.log_path), "durable");
+    assert_eq!(rt.list_pod_containers("uid-a").await.expect("a").len(), 2);
+    rt.remove_container(&other).await.expect("remove other");
+    assert!(rt.list_pod_containers("uid-b").await.expect("b").is_empty());
     rt.remove_pod_sandbox(&sb).await.expect("remove");
     assert!(before
         .pid
