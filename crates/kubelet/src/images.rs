@@ -182,27 +182,6 @@ pub fn registry_matches(key: &str, registry: &str) -> bool {
     norm(host) == norm(registry)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_pull_policy_and_registry_keys() {
-        let c = |image: &str| Container {
-            name: "a".into(),
-            image: Some(image.into()),
-            ..Default::default()
-        };
-        assert_eq!(pull_policy(&c("busybox")), "Always");
-        assert_eq!(pull_policy(&c("busybox:latest")), "Always");
-        assert_eq!(pull_policy(&c("busybox:1.36")), "IfNotPresent");
-        assert_eq!(pull_policy(&c("127.0.0.1:5000/busybox")), "Always");
-        assert!(registry_matches("https://index.docker.io/v1/", "docker.io"));
-        assert!(registry_matches("127.0.0.1:5000", "127.0.0.1:5000"));
-        assert!(!registry_matches("quay.io", "docker.io"));
-    }
-}
-
 /// How often unused images are garbage-collected (upstream's ImageGCPeriod).
 pub const GC_PERIOD: std::time::Duration = std::time::Duration::from_secs(300);
 
@@ -231,5 +210,26 @@ pub async fn gc_loop(agent: std::sync::Arc<Agent>, cancel: tokio_util::sync::Can
             Ok(report) => tracing::debug!(?report, "image garbage collection"),
             Err(e) => tracing::warn!("image garbage collection: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_pull_policy_and_registry_keys() {
+        let c = |image: &str| Container {
+            name: "a".into(),
+            image: Some(image.into()),
+            ..Default::default()
+        };
+        assert_eq!(pull_policy(&c("busybox")), "Always");
+        assert_eq!(pull_policy(&c("busybox:latest")), "Always");
+        assert_eq!(pull_policy(&c("busybox:1.36")), "IfNotPresent");
+        assert_eq!(pull_policy(&c("127.0.0.1:5000/busybox")), "Always");
+        assert!(registry_matches("https://index.docker.io/v1/", "docker.io"));
+        assert!(registry_matches("127.0.0.1:5000", "127.0.0.1:5000"));
+        assert!(!registry_matches("quay.io", "docker.io"));
     }
 }
