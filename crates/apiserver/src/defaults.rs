@@ -164,6 +164,39 @@ pub fn apply(info: &ResourceInfo, obj: &mut Value) {
     }
 }
 
+/// Upstream's DefaultTolerationSeconds admission (on create): pods tolerate their node
+/// being not-ready or unreachable for 300 s before the taint eviction deletes them, unless
+/// they say otherwise for that taint.
+pub fn default_toleration_seconds(pod: &mut Value) {
+    let Some(spec) = obj_mut(pod, "spec") else {
+        return;
+    };
+    let list = spec.entry("tolerations").or_insert_with(|| json!([]));
+    let Some(list) = list.as_array_mut() else {
+        return;
+    };
+    for key in [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ] {
+        let covered = list.iter().any(|t| {
+            let effect = t.get("effect").and_then(Value::as_str).unwrap_or("");
+            let k = t.get("key").and_then(Value::as_str).unwrap_or("");
+            let exists_all =
+                k.is_empty() && t.get("operator").and_then(Value::as_str) == Some("Exists");
+            (k == key || exists_all) && (effect.is_empty() || effect == "NoExecute")
+        });
+        if !covered {
+            list.push(json!({
+                "key": key,
+                "operator": "Exists",
+                "effect": "NoExecute",
+                "tolerationSeconds": 300,
+            }));
+        }
+    }
+}
+
 fn template(spec: &mut Map<String, Value>) {
     if let Some(t) = spec
         .get_mut("template")
@@ -429,6 +462,35 @@ mod tests {
         let c = &d["spec"]["template"]["spec"]["containers"][0];
         assert_eq!(c["imagePullPolicy"], "Always");
         assert_eq!(d["spec"]["template"]["spec"]["restartPolicy"], "Always");
+    }
+
+    #[test]
+    fn default_tolerations_are_added_unless_the_pod_has_its_own() {
+        let mut pod = json!({"spec": {"containers": []}});
+        default_toleration_seconds(&mut pod);
+        let t = pod["spec"]["tolerations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0]["tolerationSeconds"], 300);
+        let mut own = json!({"spec": {"tolerations": [
+            {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5}
+        ]}});
+        default_toleration_seconds(&mut own);
+        let t = own["spec"]["tolerations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0]["tolerationSeconds"], 5);
+        assert_eq!(t[1]["key"], "node.kubernetes.io/not-ready");
+        let mut all = json!({"spec": {"tolerations": [{"operator": "Exists"}]}});
+        default_toleration_seconds(&mut all);
+        assert_eq!(
+            all["spec"]["tolerations"].as_array().map(|a| a.len()),
+            Some(1)
+        );
     }
 
     #[test]

@@ -28,7 +28,8 @@ pub async fn check(srv: &ApiServer, pod: &Value) -> Result<(), ApiError> {
         let Ok(sel) = LabelSelector::from_label_selector(sel) else {
             continue;
         };
-        if !sel.is_empty() && sel.matches(&labels) {
+        // policy/v1: an empty selector ({}) selects every pod in the namespace.
+        if sel.matches(&labels) {
             matching.push(pdb);
         }
     }

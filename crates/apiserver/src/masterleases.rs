@@ -54,8 +54,8 @@ pub(crate) fn start(srv: Arc<ApiServer>, shutdown: CancellationToken) {
 
 async fn renew(srv: &ApiServer, ip: &str) -> Result<(), rkube_store::StoreError> {
     let key = format!("{PREFIX}{ip}");
-    let value = serde_json::to_vec(&json!({"ip": ip, "expires": now() + TTL_SECS}))
-        .unwrap_or_default();
+    let value =
+        serde_json::to_vec(&json!({"ip": ip, "expires": now() + TTL_SECS})).unwrap_or_default();
     match srv.store.update(&key, value.clone(), None).await {
         Ok(_) => Ok(()),
         Err(rkube_store::StoreError::NotFound { .. }) => {

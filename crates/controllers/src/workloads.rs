@@ -1,33 +1,55 @@
 //! Wires the workload controllers to shared informers: one watch per type (pods,
 //! ReplicaSets, Deployments, Jobs, CronJobs, DaemonSets, StatefulSets, ControllerRevisions,
-//! PVCs, Nodes, Namespaces, ServiceAccounts) serves every controller that reads that type,
+//! PVCs, Nodes, node Leases, Namespaces, ServiceAccounts, PodDisruptionBudgets, HPAs) serves every controller that reads that type,
 //! as kube-controller-manager's shared informer factory does.
+
+use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{
     ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
 };
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
     Namespace, Node, PersistentVolumeClaim, Pod, Service, ServiceAccount,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::{Api, Client};
 use tokio_util::sync::CancellationToken;
 
 use crate::cronjob::CronJobController;
 use crate::daemonset::DaemonSetController;
 use crate::deployment::DeploymentController;
+use crate::disruption::DisruptionController;
 use crate::endpointslice::EndpointSliceController;
+use crate::hpa::{HpaController, MetricsApi};
 use crate::informer::Informer;
 use crate::job::JobController;
 use crate::node_ipam::{Cidr, NodeIpamController};
+use crate::node_lifecycle::NodeLifecycleController;
 use crate::replicaset::ReplicaSetController;
 use crate::serviceaccount::ServiceAccountController;
+use crate::servicelb::ServiceLbController;
 use crate::statefulset::StatefulSetController;
+use crate::taint_eviction::TaintEvictionController;
 
 /// Runs the ReplicaSet, Deployment, Job, CronJob, DaemonSet, StatefulSet, ServiceAccount,
-/// EndpointSlice/Endpoints and node IPAM controllers until `cancel` fires. `cluster_cidr` is the pod range nodes get /24s of.
+/// EndpointSlice/Endpoints, node IPAM, node lifecycle, taint eviction, disruption and HPA
+/// controllers with default settings until `cancel` fires. `cluster_cidr` is the pod range
+/// nodes get /24s of.
 pub async fn run(client: Client, cluster_cidr: Option<Cidr>, cancel: CancellationToken) {
+    run_with(client, cluster_cidr, crate::Options::default(), cancel).await;
+}
+
+/// [`run`] with the node lifecycle and HPA settings of `opts`.
+pub async fn run_with(
+    client: Client,
+    cluster_cidr: Option<Cidr>,
+    opts: crate::Options,
+    cancel: CancellationToken,
+) {
     let mut pods = Informer::<Pod>::new(Api::all(client.clone()));
     let mut replicasets = Informer::<ReplicaSet>::new(Api::all(client.clone()));
     let mut deployments = Informer::<Deployment>::new(Api::all(client.clone()));
@@ -82,6 +104,41 @@ pub async fn run(client: Client, cluster_cidr: Option<Cidr>, cancel: Cancellatio
         &mut revisions,
         cancel.clone(),
     );
+    let mut leases = Informer::<Lease>::new(Api::namespaced(
+        client.clone(),
+        crate::node_lifecycle::NODE_LEASE_NAMESPACE,
+    ));
+    let lifecycle = NodeLifecycleController::new(
+        client.clone(),
+        opts.node_lifecycle.clone(),
+        &mut nodes,
+        &mut leases,
+        &mut pods,
+        cancel.clone(),
+    );
+    let eviction =
+        TaintEvictionController::new(client.clone(), &mut nodes, &mut pods, cancel.clone());
+    let mut pdbs = Informer::<PodDisruptionBudget>::new(Api::all(client.clone()));
+    let disruption = DisruptionController::new(
+        client.clone(),
+        &mut pdbs,
+        &mut pods,
+        &mut replicasets,
+        &mut deployments,
+        &mut statefulsets,
+        cancel.clone(),
+    );
+    let mut hpas = Informer::<HorizontalPodAutoscaler>::new(Api::all(client.clone()));
+    let hpa = HpaController::new(
+        client.clone(),
+        opts.hpa.clone(),
+        Arc::new(MetricsApi::new(client.clone())),
+        &mut hpas,
+        &mut pods,
+        cancel.clone(),
+    );
+    let servicelb =
+        ServiceLbController::new(client.clone(), &mut services, &mut nodes, cancel.clone());
     let ipam = cluster_cidr.map(|c| NodeIpamController::new(client, c, &mut nodes, cancel.clone()));
 
     let tasks = vec![
@@ -107,6 +164,14 @@ pub async fn run(client: Client, cluster_cidr: Option<Cidr>, cancel: Cancellatio
         tokio::spawn(cron.run(cancel.clone())),
         tokio::spawn(ds.run(cancel.clone())),
         tokio::spawn(sts.run(cancel.clone())),
+        leases.spawn(cancel.clone()),
+        pdbs.spawn(cancel.clone()),
+        hpas.spawn(cancel.clone()),
+        tokio::spawn(lifecycle.run(cancel.clone())),
+        tokio::spawn(eviction.run(cancel.clone())),
+        tokio::spawn(disruption.run(cancel.clone())),
+        tokio::spawn(hpa.run(cancel.clone())),
+        tokio::spawn(servicelb.run(cancel.clone())),
     ];
     let mut tasks = tasks;
     if let Some(ipam) = ipam {

@@ -22,7 +22,7 @@ pub mod api;
 pub mod cache;
 pub mod fit_error;
 mod informer;
-pub mod leader;
+pub use rkube_leader as leader;
 pub mod node;
 pub mod plugins;
 pub mod pod;

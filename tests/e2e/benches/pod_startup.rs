@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::io::BufRead;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use rkube_e2e::images::busybox_image;
 use rkube_e2e::{Cluster, KUBECTL_1_32};
@@ -18,6 +18,8 @@ const PODS: usize = 100;
 
 #[derive(Default, Clone, Copy)]
 struct Seen {
+    /// Wall clock of the scheduled event, to line up with the agent's log.
+    scheduled_wall: Option<SystemTime>,
     added: Option<Instant>,
     scheduled: Option<Instant>,
     running: Option<Instant>,
@@ -60,12 +62,12 @@ fn main() {
         .spawn()
         .expect("watch");
     let out = watch.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel::<(Instant, serde_json::Value)>();
+    let (tx, rx) = std::sync::mpsc::channel::<(Instant, SystemTime, serde_json::Value)>();
     std::thread::spawn(move || {
         // With --output-watch-events, `-o json` prints one compact event per line.
         for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-                let _ = tx.send((Instant::now(), v));
+                let _ = tx.send((Instant::now(), SystemTime::now(), v));
             }
         }
     });
@@ -82,7 +84,7 @@ fn main() {
     let mut seen: HashMap<String, Seen> = HashMap::new();
     let deadline = Instant::now() + Duration::from_secs(300);
     while seen.values().filter(|s| s.ready.is_some()).count() < PODS && Instant::now() < deadline {
-        let Ok((at, ev)) = rx.recv_timeout(Duration::from_secs(5)) else {
+        let Ok((at, wall, ev)) = rx.recv_timeout(Duration::from_secs(5)) else {
             continue;
         };
         let obj = &ev["object"];
@@ -91,6 +93,7 @@ fn main() {
         s.added.get_or_insert(at);
         if obj["spec"]["nodeName"].is_string() {
             s.scheduled.get_or_insert(at);
+            s.scheduled_wall.get_or_insert(wall);
         }
         if obj["status"]["phase"] == "Running" {
             s.running.get_or_insert(at);
@@ -147,4 +150,54 @@ fn main() {
         );
     }
     println!("{:<44} {:>10}", "all 100 Ready after the apply", ms(total));
+
+    // The agent's share, from its "pod startup" log lines (pickup time and step durations).
+    let log = c.server_log();
+    let mut pickup = Vec::new();
+    let mut sandbox = Vec::new();
+    let mut start = Vec::new();
+    let mut status = Vec::new();
+    for line in log.lines().filter(|l| l.contains("pod startup")) {
+        let field = |k: &str| -> Option<f64> {
+            line.split_whitespace()
+                .find_map(|f| f.strip_prefix(&format!("{k}=")))
+                .and_then(|v| v.parse().ok())
+        };
+        let name = line
+            .split_whitespace()
+            .find_map(|f| f.strip_prefix("pod=default/"))
+            .unwrap_or("");
+        let Some(s) = seen.get(name) else { continue };
+        let (Some(p), Some(sb), Some(ct), Some(rr)) = (
+            field("pickup_unix_us"),
+            field("sandbox_ms"),
+            field("containers_ms"),
+            field("running_reported_ms"),
+        ) else {
+            continue;
+        };
+        if let Some(sched) = s.scheduled_wall {
+            let sched_us = sched
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_micros() as f64)
+                .unwrap_or(0.0);
+            pickup.push(Duration::from_secs_f64(((p - sched_us) / 1e6).max(0.0)));
+        }
+        sandbox.push(Duration::from_secs_f64(sb.max(0.0) / 1e3));
+        start.push(Duration::from_secs_f64((ct - sb).max(0.0) / 1e3));
+        status.push(Duration::from_secs_f64((rr - ct).max(0.0) / 1e3));
+    }
+    println!("\ninside the agent ({} pods logged)", sandbox.len());
+    for (label, v) in [
+        ("scheduled (watch) → agent pickup", pickup),
+        ("pickup → sandbox ready (netns, IP)", sandbox),
+        ("sandbox → containers started", start),
+        ("started → Running status written", status),
+    ] {
+        println!(
+            "{label:<44} {:>10} {:>10}",
+            ms(pct(v.clone(), 0.5)),
+            ms(pct(v, 0.99))
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! The seeds' workload story with real kubectl on a real node: a Deployment self-heals,
 //! scales, rolls out a new image without dropping below its replica count, lists its
-//! history with change-cause, rolls back and restarts; a Job runs to completion.
+//! history with change-cause, rolls back and restarts; a Job and a CronJob run to completion;
+//! an HPA scales a CPU-burning Deployment up and back down.
 
 use std::time::Duration;
 
@@ -195,4 +196,114 @@ spec:
     assert_eq!(jsonpath(&c, "job/pi", "{.status.succeeded}"), "3");
     let logs = c.kubectl(&["logs", "job/pi"]).ok().stdout;
     assert_eq!(logs, "computing\n");
+}
+
+#[test]
+fn a_cronjob_runs_its_job_to_completion_on_schedule() {
+    let c = cluster();
+    apply(
+        &c,
+        r#"
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: tick}
+spec:
+  schedule: "* * * * *"
+  successfulJobsHistoryLimit: 1
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers:
+          - {name: tick, image: busybox:v1, command: ["sh", "-c", "echo tick"]}
+"#,
+    );
+    // The next minute boundary creates a Job, which completes; the CronJob records it.
+    c.wait_until(Duration::from_secs(90), "the scheduled job to complete", || {
+        let jobs = c
+            .kubectl(&[
+                "get",
+                "jobs",
+                "-o",
+                "jsonpath={range .items[*]}{.metadata.ownerReferences[0].name} {.status.succeeded}{\"\\n\"}{end}",
+            ])
+            .stdout;
+        jobs.lines().any(|l| l == "tick 1")
+    });
+    c.wait_until(Duration::from_secs(30), "lastSuccessfulTime", || {
+        !jsonpath(&c, "cronjob/tick", "{.status.lastSuccessfulTime}").is_empty()
+    });
+    let job = c
+        .kubectl(&["get", "jobs", "-o", "jsonpath={.items[0].metadata.name}"])
+        .ok()
+        .stdout;
+    assert!(job.starts_with("tick-"), "{job}");
+    let logs = c.kubectl(&["logs", &format!("job/{job}")]).ok().stdout;
+    assert_eq!(logs, "tick\n");
+}
+
+#[test]
+fn an_hpa_scales_a_cpu_burning_deployment_up_and_back_down() {
+    let c = cluster();
+    apply(
+        &c,
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: burn}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: burn}}
+  template:
+    metadata: {labels: {app: burn}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+      - name: c
+        image: busybox:v1
+        # Burns its CPU limit for 40 s after it starts, then idles.
+        command: ["sh", "-c", "end=$(($(date +%s)+40)); while [ $(date +%s) -lt $end ]; do :; done; exec sleep 3600"]
+        resources: {requests: {cpu: 100m}, limits: {cpu: 200m}}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: burn}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: burn}
+  minReplicas: 1
+  maxReplicas: 3
+  metrics:
+  - {type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}}
+  behavior:
+    scaleDown:
+      stabilizationWindowSeconds: 0
+      policies: [{type: Percent, value: 100, periodSeconds: 15}]
+"#,
+    );
+    let replicas = |c: &Cluster| jsonpath(c, "deployment/burn", "{.spec.replicas}");
+    c.wait_until(Duration::from_secs(120), "the HPA to scale up", || {
+        replicas(&c).parse::<u32>().unwrap_or(0) > 1
+    });
+    let hpa = c.kubectl(&["get", "hpa", "burn", "-o", "json"]).ok().json();
+    let util = hpa["status"]["currentMetrics"][0]["resource"]["current"]["averageUtilization"]
+        .as_i64()
+        .unwrap_or(0);
+    assert!(util > 50, "{hpa}");
+    let events = c
+        .kubectl(&[
+            "get",
+            "events",
+            "--field-selector",
+            "reason=SuccessfulRescale",
+        ])
+        .ok()
+        .stdout;
+    assert!(events.contains("New size:"), "{events}");
+    // Once the burning stops, back to one replica.
+    c.wait_until(
+        Duration::from_secs(180),
+        "the HPA to scale back down",
+        || replicas(&c) == "1",
+    );
 }

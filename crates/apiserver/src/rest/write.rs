@@ -43,6 +43,9 @@ async fn insert(ctx: &Ctx<'_>, mut obj: Value) -> Result<Value, ApiError> {
         meta_mut(&mut obj).remove("namespace");
     }
     defaults::apply(info, &mut obj);
+    if info.group.is_empty() && info.kind == "Pod" {
+        defaults::default_toleration_seconds(&mut obj);
+    }
     ctx.admit_custom(&mut obj)?;
     validate_meta(info, &obj, &name)?;
     ctx.srv.allocate(info, &mut obj).await?;

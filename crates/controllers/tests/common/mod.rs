@@ -21,7 +21,32 @@ use tokio_util::sync::CancellationToken;
 pub struct Cluster {
     pub client: Client,
     pub cancel: CancellationToken,
+    /// A serving configuration signed by the cluster CA for 127.0.0.1: what a fake kubelet
+    /// presents so that the API server's node proxy (and so metrics.k8s.io) trusts it.
+    pub kubelet_tls: Arc<tokio_rustls::rustls::ServerConfig>,
+    started: rkube_apiserver::Started,
     _tmp: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// A client authenticated as `user` in `system:masters` (e.g. a second controller
+    /// manager).
+    pub async fn client_as(&self, user: &str) -> anyhow::Result<Client> {
+        client_for(&self.started, user).await
+    }
+
+    /// An admin client that does not retry 429s (kube's default does, for minutes when the
+    /// server keeps refusing — as the eviction API does while a budget forbids it).
+    pub async fn client_without_retry(&self) -> anyhow::Result<Client> {
+        let yaml = self
+            .started
+            .component_kubeconfig("test-admin", &["system:masters"])
+            .map_err(|e| anyhow!("{e}"))?;
+        let kc = kube::config::Kubeconfig::from_yaml(&yaml)?;
+        let mut cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
+        cfg.default_retry = false;
+        Ok(Client::try_from(cfg)?)
+    }
 }
 
 impl Drop for Cluster {
@@ -41,6 +66,13 @@ async fn client_for(started: &rkube_apiserver::Started, user: &str) -> anyhow::R
 
 /// Starts the API server and (unless `controllers` is false) the controller manager.
 pub async fn start_with(controllers: bool) -> anyhow::Result<Cluster> {
+    start_opts(controllers.then(rkube_controllers::Options::default)).await
+}
+
+/// Starts the API server and, given options, the controller manager with them.
+pub async fn start_opts(
+    controllers: Option<rkube_controllers::Options>,
+) -> anyhow::Result<Cluster> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
@@ -68,14 +100,17 @@ pub async fn start_with(controllers: bool) -> anyhow::Result<Cluster> {
     )
     .await
     .map_err(|e| anyhow!("{e}"))?;
-    if controllers {
+    if let Some(opts) = controllers {
         let cm = client_for(&started, "system:kube-controller-manager").await?;
-        tokio::spawn(rkube_controllers::run(cm, None, cancel.clone()));
+        tokio::spawn(rkube_controllers::run_with(cm, opts, cancel.clone()));
     }
     let client = client_for(&started, "test-admin").await?;
+    let kubelet_tls = Arc::new(started.pki.server_config().map_err(|e| anyhow!("{e}"))?);
     Ok(Cluster {
         client,
         cancel,
+        kubelet_tls,
+        started,
         _tmp: tmp,
     })
 }

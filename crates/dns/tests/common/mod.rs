@@ -215,9 +215,21 @@ pub struct FakeUpstream {
 
 impl FakeUpstream {
     pub async fn start() -> Result<Self> {
-        let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-        let addr = udp.local_addr()?;
-        let tcp = TcpListener::bind(addr).await?;
+        // UDP and TCP on one port: the UDP port the kernel picks may be taken for TCP, so
+        // try again with another.
+        let mut tries = 0;
+        let (udp, tcp, addr) = loop {
+            let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+            let addr = udp.local_addr()?;
+            match TcpListener::bind(addr).await {
+                Ok(tcp) => break (udp, tcp, addr),
+                Err(e) if tries < 50 => {
+                    tries += 1;
+                    let _ = e;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         let queries = Arc::new(AtomicUsize::new(0));
         let count = queries.clone();
         tokio::spawn(async move {

@@ -4,7 +4,7 @@
 //! own clock from when they last saw it change, so clock skew between machines is harmless).
 //! The work runs only while the Lease is held, and is cancelled as soon as renewing fails
 //! for `renew_deadline`. Generic over the Lease name: the scheduler uses "kube-scheduler",
-//! the controller manager "kube-controller-manager".
+//! the controller manager "kube-controller-manager" (both through this one crate).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -29,14 +29,16 @@ pub struct LeaderElectionConfig {
 }
 
 impl LeaderElectionConfig {
-    /// Upstream's defaults (15 s lease, 10 s renew deadline, 2 s retry) and a fresh identity.
+    /// A 12 s lease, 8 s renew deadline and 2 s retry, and a fresh identity. Upstream uses
+    /// 15/10/2 s; the shorter lease keeps a failover (lease expiry plus one retry) within
+    /// 15 s, which rkube promises for HA servers.
     pub fn new(namespace: &str, name: &str) -> Self {
         LeaderElectionConfig {
             namespace: namespace.into(),
             name: name.into(),
             identity: unique_identity(),
-            lease_duration: Duration::from_secs(15),
-            renew_deadline: Duration::from_secs(10),
+            lease_duration: Duration::from_secs(12),
+            renew_deadline: Duration::from_secs(8),
             retry_period: Duration::from_secs(2),
         }
     }
