@@ -74,6 +74,10 @@ pub(crate) struct Inner {
     pub(crate) gateway: Ipv4Addr,
     /// Serialises host-side changes (bridge creation, route sync) within this process.
     pub(crate) host_lock: std::sync::Mutex<crate::routes::RouteState>,
+    /// Set once the node side (sysctls, bridge, masquerade table) is known to be in place;
+    /// a pod setup then only checks that the bridge still exists instead of running `nft`
+    /// again, which serialised every pod start behind one process spawn.
+    pub(crate) host_ready: std::sync::atomic::AtomicBool,
 }
 
 /// Host-side veth name of a pod: derived from its uid so that teardown finds it without
@@ -103,6 +107,7 @@ impl BridgeNetwork {
                 ipam,
                 gateway,
                 host_lock: std::sync::Mutex::new(Default::default()),
+                host_ready: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -210,9 +215,17 @@ impl Inner {
     }
 
     fn ensure_host(&self) -> anyhow::Result<u32> {
-        crate::sysctl::ensure_pod_network_sysctls()?;
+        use std::sync::atomic::Ordering;
         let mut nl = Netlink::open()?;
         let mtu = self.mtu(&mut nl);
+        if self.host_ready.load(Ordering::Acquire) {
+            if nl.link_index(&self.cfg.bridge)?.is_some() {
+                return Ok(mtu);
+            }
+            // Someone removed the bridge: redo everything.
+            self.host_ready.store(false, Ordering::Release);
+        }
+        crate::sysctl::ensure_pod_network_sysctls()?;
         let _guard = self
             .host_lock
             .lock()
@@ -236,6 +249,7 @@ impl Inner {
         }
         nl.set_up(bridge)?;
         self.ensure_masquerade()?;
+        self.host_ready.store(true, Ordering::Release);
         Ok(mtu)
     }
 

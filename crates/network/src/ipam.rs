@@ -134,8 +134,9 @@ impl HostLocalIpam {
         {
             let mut f =
                 File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+            // No fsync, as upstream's host-local plugin: the reservation must outlive the
+            // agent, not the machine (after a reboot every sandbox is new anyway).
             writeln!(f, "{uid}\neth0")?;
-            f.sync_all()?;
         }
         let result = (|| {
             for i in 0..count {
