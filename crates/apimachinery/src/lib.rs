@@ -7,6 +7,7 @@
 pub mod conversion;
 pub mod patch;
 pub mod quantity;
+pub mod quota;
 pub mod registry;
 pub mod selector;
 pub mod ssa;

@@ -23,6 +23,7 @@ mod fields;
 mod http;
 mod immutable;
 pub mod join;
+mod limitrange;
 mod masterleases;
 mod metrics;
 mod nodeproxy;
@@ -31,6 +32,7 @@ pub mod openapi;
 mod patch;
 pub mod pki;
 pub mod protobuf;
+mod quota;
 mod request;
 pub mod resources;
 mod rest;
@@ -91,6 +93,7 @@ pub struct ApiServer {
     /// TLS client settings for calls to kubelets (logs, exec, attach, port-forward).
     pub(crate) kubelet_tls: Option<Arc<rustls::ClientConfig>>,
     pub(crate) pki: pki::Pki,
+    pub(crate) quota_locks: quota::Locks,
     /// Set by [`Started::enable_join`]: agents may then join with a token.
     pub(crate) join: std::sync::OnceLock<join::JoinConfig>,
 }
@@ -201,6 +204,7 @@ pub async fn start(
         resources: Arc::new(resources::Resources::default()),
         openapi: Arc::new(tokio::sync::OnceCell::new()),
         pki: pki.clone(),
+        quota_locks: Default::default(),
         join: std::sync::OnceLock::new(),
         kubelet_tls: match pki.kubelet_client_config() {
             Ok(c) => Some(Arc::new(c)),

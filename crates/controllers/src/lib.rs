@@ -26,6 +26,7 @@ pub mod node_lifecycle;
 mod pod_order;
 mod queue;
 pub mod replicaset;
+pub mod resourcequota;
 mod resources;
 pub mod serviceaccount;
 pub mod servicelb;

@@ -12,7 +12,7 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
-    Namespace, Node, PersistentVolumeClaim, Pod, Service, ServiceAccount,
+    Namespace, Node, PersistentVolumeClaim, Pod, ResourceQuota, Service, ServiceAccount,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -30,6 +30,7 @@ use crate::job::JobController;
 use crate::node_ipam::{Cidr, NodeIpamController};
 use crate::node_lifecycle::NodeLifecycleController;
 use crate::replicaset::ReplicaSetController;
+use crate::resourcequota::ResourceQuotaController;
 use crate::serviceaccount::ServiceAccountController;
 use crate::servicelb::ServiceLbController;
 use crate::statefulset::StatefulSetController;
@@ -139,6 +140,9 @@ pub async fn run_with(
     );
     let servicelb =
         ServiceLbController::new(client.clone(), &mut services, &mut nodes, cancel.clone());
+    let mut quotas = Informer::<ResourceQuota>::new(Api::all(client.clone()));
+    let quota =
+        ResourceQuotaController::new(client.clone(), &mut quotas, &mut pods, cancel.clone());
     let ipam = cluster_cidr.map(|c| NodeIpamController::new(client, c, &mut nodes, cancel.clone()));
 
     let tasks = vec![
@@ -172,6 +176,8 @@ pub async fn run_with(
         tokio::spawn(disruption.run(cancel.clone())),
         tokio::spawn(hpa.run(cancel.clone())),
         tokio::spawn(servicelb.run(cancel.clone())),
+        quotas.spawn(cancel.clone()),
+        tokio::spawn(quota.run(cancel.clone())),
     ];
     let mut tasks = tasks;
     if let Some(ipam) = ipam {

@@ -43,11 +43,20 @@ async fn insert(ctx: &Ctx<'_>, mut obj: Value) -> Result<Value, ApiError> {
         meta_mut(&mut obj).remove("namespace");
     }
     defaults::apply(info, &mut obj);
-    if info.group.is_empty() && info.kind == "Pod" {
+    let is_pod = info.group.is_empty() && info.kind == "Pod";
+    if is_pod {
         defaults::default_toleration_seconds(&mut obj);
+        if let Some(ns) = ns {
+            crate::limitrange::admit(ctx.srv, ns, &name, &mut obj)?;
+        }
     }
     ctx.admit_custom(&mut obj)?;
     validate_meta(info, &obj, &name)?;
+    // Held until the object is stored: quota admission is serialised per namespace.
+    let _quota = match ns {
+        Some(ns) => crate::quota::admit(ctx.srv, info, ns, &name, &obj).await?,
+        None => None,
+    };
     ctx.srv.allocate(info, &mut obj).await?;
     let key = info
         .storage_key(ns, &name)
