@@ -19,7 +19,74 @@ use crate::{
 /// A store on an etcd v3 cluster.
 #[derive(Clone)]
 pub struct EtcdStore {
-    client: Client,
+    pool: std::sync::Arc<Pool>,
+}
+
+/// One client per endpoint, used in turn: requests go to the current endpoint, and when it
+/// cannot be reached the next one takes over (a member that is down must not fail requests
+/// while a quorum is up).
+struct Pool {
+    endpoints: Vec<String>,
+    opts: etcd_client::ConnectOptions,
+    slots: Vec<tokio::sync::Mutex<Option<Client>>>,
+    current: std::sync::atomic::AtomicUsize,
+}
+
+impl Pool {
+    /// A connected client, starting from the current endpoint.
+    async fn pick(&self) -> Option<(usize, Client)> {
+        use std::sync::atomic::Ordering;
+        let n = self.endpoints.len();
+        let start = self.current.load(Ordering::Relaxed);
+        for k in 0..n {
+            let i = (start + k) % n;
+            let mut slot = self.slots[i].lock().await;
+            if slot.is_none() {
+                let connect =
+                    Client::connect([self.endpoints[i].as_str()], Some(self.opts.clone()));
+                match tokio::time::timeout(std::time::Duration::from_secs(3), connect).await {
+                    Ok(Ok(c)) => *slot = Some(c),
+                    Ok(Err(e)) => {
+                        debug!(endpoint = %self.endpoints[i], "etcd connect: {e}");
+                        continue;
+                    }
+                    Err(_) => {
+                        debug!(endpoint = %self.endpoints[i], "etcd connect timed out");
+                        continue;
+                    }
+                }
+            }
+            if k > 0 {
+                info!(endpoint = %self.endpoints[i], "etcd: switched endpoint");
+                self.current.store(i, Ordering::Relaxed);
+            }
+            return slot.clone().map(|c| (i, c));
+        }
+        None
+    }
+
+    /// Forgets endpoint `i`'s client after it could not be reached.
+    async fn failed(&self, i: usize) {
+        use std::sync::atomic::Ordering;
+        *self.slots[i].lock().await = None;
+        let next = (i + 1) % self.endpoints.len();
+        let _ = self
+            .current
+            .compare_exchange(i, next, Ordering::Relaxed, Ordering::Relaxed);
+    }
+}
+
+/// Whether a request failed before reaching etcd (so it is safe to send elsewhere).
+fn unreachable(e: &etcd_client::Error) -> bool {
+    match e {
+        etcd_client::Error::TransportError(_) => true,
+        etcd_client::Error::GRpcStatus(s) => {
+            // 14: UNAVAILABLE.
+            i32::from(s.code()) == 14
+                && (s.message().contains("connect") || s.message().contains("transport"))
+        }
+        _ => false,
+    }
 }
 
 fn etcd_err(context: &'static str) -> impl Fn(etcd_client::Error) -> StoreError {
@@ -69,16 +136,49 @@ const MAX_REPLY_BYTES: usize = 512 * 1024 * 1024;
 const PAGE: i64 = 1000;
 
 impl EtcdStore {
-    fn kv(&self) -> etcd_client::KvClient {
-        self.client
-            .kv_client()
-            .max_decoding_message_size(MAX_REPLY_BYTES)
+    /// Runs a KV request on the current endpoint, moving on to the next ones while the
+    /// endpoint cannot be reached.
+    async fn kv<T, F, Fut>(&self, f: F) -> std::result::Result<T, etcd_client::Error>
+    where
+        F: Fn(etcd_client::KvClient) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, etcd_client::Error>>,
+    {
+        let mut last = None;
+        for _ in 0..self.pool.endpoints.len() {
+            let Some((i, client)) = self.pool.pick().await else {
+                break;
+            };
+            match f(client
+                .kv_client()
+                .max_decoding_message_size(MAX_REPLY_BYTES))
+            .await
+            {
+                Err(e) if unreachable(&e) => {
+                    debug!(endpoint = %self.pool.endpoints[i], "etcd unreachable: {e}");
+                    self.pool.failed(i).await;
+                    last = Some(e);
+                }
+                other => return other,
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            etcd_client::Error::InvalidArgs(format!(
+                "no etcd endpoint reachable ({})",
+                self.pool.endpoints.join(",")
+            ))
+        }))
     }
 
-    fn watcher(&self) -> etcd_client::WatchClient {
-        self.client
+    async fn watcher(&self) -> Result<etcd_client::WatchClient> {
+        let (_, client) = self.pool.pick().await.ok_or_else(|| {
+            StoreError::backend(
+                "etcd watch",
+                std::io::Error::other("no etcd endpoint reachable"),
+            )
+        })?;
+        Ok(client
             .watch_client()
-            .max_decoding_message_size(MAX_REPLY_BYTES)
+            .max_decoding_message_size(MAX_REPLY_BYTES))
     }
 
     /// Connects to the etcd endpoints (comma-separated `http://host:port` URLs).
@@ -97,13 +197,25 @@ impl EtcdStore {
         let opts = etcd_client::ConnectOptions::new()
             .with_connect_timeout(std::time::Duration::from_secs(5))
             .with_timeout(std::time::Duration::from_secs(30));
-        let mut client = Client::connect(&eps, Some(opts))
-            .await
-            .map_err(etcd_err("connect"))?;
+        let pool = Pool {
+            slots: eps.iter().map(|_| tokio::sync::Mutex::new(None)).collect(),
+            endpoints: eps.clone(),
+            opts,
+            current: std::sync::atomic::AtomicUsize::new(0),
+        };
+        let store = EtcdStore {
+            pool: std::sync::Arc::new(pool),
+        };
         // Fail at start, not at the first request, when etcd is not there.
+        let (_, mut client) = store.pool.pick().await.ok_or_else(|| {
+            StoreError::backend(
+                "etcd connect",
+                std::io::Error::other(format!("no endpoint of {} answers", eps.join(","))),
+            )
+        })?;
         let status = client.status().await.map_err(etcd_err("status"))?;
         info!(endpoints = %eps.join(","), version = status.version(), "connected to etcd");
-        Ok(EtcdStore { client })
+        Ok(store)
     }
 
     /// The current value of `key` read inside a failed transaction, to report why it failed.
@@ -144,16 +256,20 @@ impl EtcdStore {
 #[async_trait]
 impl Store for EtcdStore {
     async fn current_revision(&self) -> Result<Revision> {
-        let resp = self
-            .kv()
-            .get("/", Some(GetOptions::new().with_count_only()))
+        let resp =
+            self.kv(|mut kv| async move {
+                kv.get("/", Some(GetOptions::new().with_count_only())).await
+            })
             .await
             .map_err(etcd_err("get revision"))?;
         Ok(header_revision(resp.header()))
     }
 
     async fn get(&self, key: &str) -> Result<Option<KeyValue>> {
-        let resp = self.kv().get(key, None).await.map_err(etcd_err("get"))?;
+        let resp = self
+            .kv(|mut kv| async move { kv.get(key, None).await })
+            .await
+            .map_err(etcd_err("get"))?;
         resp.kvs().first().map(to_kv).transpose()
     }
 
@@ -181,21 +297,23 @@ impl Store for EtcdStore {
             if at > 0 {
                 get = get.with_revision(at);
             }
-            let resp =
-                self.kv()
-                    .get(start.as_str(), Some(get))
-                    .await
-                    .map_err(|e| match etcd_err("list")(e) {
-                        StoreError::Compacted { .. } => StoreError::Compacted {
-                            requested,
-                            compacted: 0,
-                        },
-                        StoreError::FutureRevision { .. } => StoreError::FutureRevision {
-                            requested,
-                            current: 0,
-                        },
-                        other => other,
-                    })?;
+            let resp = self
+                .kv(|mut kv| {
+                    let (start, get) = (start.clone(), get.clone());
+                    async move { kv.get(start, Some(get)).await }
+                })
+                .await
+                .map_err(|e| match etcd_err("list")(e) {
+                    StoreError::Compacted { .. } => StoreError::Compacted {
+                        requested,
+                        compacted: 0,
+                    },
+                    StoreError::FutureRevision { .. } => StoreError::FutureRevision {
+                        requested,
+                        current: 0,
+                    },
+                    other => other,
+                })?;
             if at == 0 {
                 at = header_revision(resp.header());
             }
@@ -235,7 +353,13 @@ impl Store for EtcdStore {
         let txn = Txn::new()
             .when([Compare::create_revision(key, CompareOp::Equal, 0)])
             .and_then([TxnOp::put(key, value.clone(), None)]);
-        let resp = self.kv().txn(txn).await.map_err(etcd_err("create"))?;
+        let resp = self
+            .kv(|mut kv| {
+                let txn = txn.clone();
+                async move { kv.txn(txn).await }
+            })
+            .await
+            .map_err(etcd_err("create"))?;
         if !resp.succeeded() {
             return Err(StoreError::AlreadyExists {
                 key: key.to_string(),
@@ -266,7 +390,13 @@ impl Store for EtcdStore {
                 Some(PutOptions::new().with_prev_key()),
             )])
             .or_else([TxnOp::get(key, None)]);
-        let resp = self.kv().txn(txn).await.map_err(etcd_err("update"))?;
+        let resp = self
+            .kv(|mut kv| {
+                let txn = txn.clone();
+                async move { kv.txn(txn).await }
+            })
+            .await
+            .map_err(etcd_err("update"))?;
         if !resp.succeeded() {
             return Err(Self::guard_failed(key, expected, Self::existing(&resp)?));
         }
@@ -295,7 +425,13 @@ impl Store for EtcdStore {
                 Some(DeleteOptions::new().with_prev_key()),
             )])
             .or_else([TxnOp::get(key, None)]);
-        let resp = self.kv().txn(txn).await.map_err(etcd_err("delete"))?;
+        let resp = self
+            .kv(|mut kv| {
+                let txn = txn.clone();
+                async move { kv.txn(txn).await }
+            })
+            .await
+            .map_err(etcd_err("delete"))?;
         if !resp.succeeded() {
             return Err(Self::guard_failed(key, expected, Self::existing(&resp)?));
         }
@@ -315,11 +451,13 @@ impl Store for EtcdStore {
         // tells up front, so callers get the error from `watch` itself as with redb.
         if after > 0 {
             let probe = self
-                .kv()
-                .get(
-                    prefix,
-                    Some(GetOptions::new().with_count_only().with_revision(after)),
-                )
+                .kv(|mut kv| async move {
+                    kv.get(
+                        prefix,
+                        Some(GetOptions::new().with_count_only().with_revision(after)),
+                    )
+                    .await
+                })
                 .await;
             if let Err(e) = probe {
                 match etcd_err("watch")(e) {
@@ -341,6 +479,7 @@ impl Store for EtcdStore {
             .with_prev_key();
         let mut stream = self
             .watcher()
+            .await?
             .watch(prefix, Some(opts))
             .await
             .map_err(etcd_err("watch"))?;
@@ -417,11 +556,13 @@ impl Store for EtcdStore {
 
     async fn compact(&self, revision: Revision) -> Result<()> {
         let res = self
-            .kv()
-            .compact(
-                revision,
-                Some(etcd_client::CompactionOptions::new().with_physical()),
-            )
+            .kv(|mut kv| async move {
+                kv.compact(
+                    revision,
+                    Some(etcd_client::CompactionOptions::new().with_physical()),
+                )
+                .await
+            })
             .await;
         match res {
             Ok(_) => Ok(()),

@@ -154,6 +154,45 @@ impl MultiNode {
             .expect("pid")
     }
 
+    /// Stops node `i`'s rkube (SIGTERM) and starts it again with the same command line.
+    pub fn restart_node(&self, i: u8) {
+        let pid = self.pid(i);
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("cmdline");
+        let argv: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        // SAFETY: signalling a pid recorded by `rkube cluster create`.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+            // Not our child: it is reaped by init; wait for it to go.
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            if stat.contains(") Z ") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.data_dir(i).join("rkube.log"))
+            .expect("log");
+        let child = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", self.netns(i)))
+            .arg("--")
+            .args(&argv)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("restart rkube");
+        std::fs::write(self.data_dir(i).join("rkube.pid"), child.id().to_string())
+            .expect("pid file");
+        // The child is reaped when the test ends; cluster delete stops it by pid.
+        std::mem::forget(child);
+    }
+
     pub fn logs(&self) -> String {
         let mut out = String::new();
         for i in 0..self.nodes {

@@ -1,5 +1,5 @@
 //! Three servers over a three-member etcd cluster (Debian's etcd-server) and one agent:
-//! any server answers the API, the `kubernetes` Service lists every live server, killing
+//! any server answers the API, losing one etcd member is tolerated, the `kubernetes` Service lists every live server, killing
 //! the scheduler's leader moves leadership to another server where the scheduler and the
 //! controllers go on acting, and the agent fails over when the server it used dies.
 
@@ -53,6 +53,23 @@ fn servers_share_the_api_and_leadership_moves_when_the_leader_dies() {
     c.wait_until(Duration::from_secs(30), "three API endpoints", || {
         eps(0).split_whitespace().count() == 3
     });
+
+    // Losing one of the three etcd members is tolerated: writes still succeed everywhere.
+    let etcd_pid: i32 = std::fs::read_to_string(c.data_dir(2).join("etcd.pid"))
+        .expect("etcd pid")
+        .trim()
+        .parse()
+        .expect("pid");
+    // SAFETY: signalling a pid recorded by `rkube cluster create`.
+    unsafe { libc::kill(etcd_pid, libc::SIGKILL) };
+    // (If it was the etcd leader, requests fail during the election, as upstream's do.)
+    for i in 0..3u8 {
+        let name = format!("after-etcd-loss-{i}");
+        c.wait_until(Duration::from_secs(30), "a write after losing a member", || {
+            let r = c.kubectl_at(i, &["create", "configmap", &name]);
+            r.code == 0 || r.stderr.contains("AlreadyExists")
+        });
+    }
 
     // The scheduler's leader: the server whose log says so.
     let leader_id = holder(&c, 0, "kube-scheduler");
