@@ -5,7 +5,6 @@
 //! never sees a half-written table.
 
 use std::io::Write;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -26,36 +25,31 @@ impl Nft {
         self.netns.as_deref()
     }
 
-    fn command(&self, args: &[&str]) -> anyhow::Result<Command> {
-        let mut cmd = Command::new("nft");
-        cmd.args(args);
-        if let Some(path) = &self.netns {
-            let file = crate::netns::open(path)?;
-            // SAFETY: between fork and exec only async-signal-safe work happens: one setns
-            // syscall on an fd opened before the fork (moved into the closure, so it lives
-            // as long as the Command).
-            unsafe {
-                cmd.pre_exec(move || crate::netns::enter(&file));
-            }
-        }
-        Ok(cmd)
+    /// Runs `f` on a thread inside our namespace, where `nft` is spawned: the child inherits
+    /// the thread's namespace, so no `pre_exec` hook is needed and the standard library can
+    /// use `posix_spawn` — a fork would copy the page tables of the whole (large) agent
+    /// process, which at 10,000 Services costs more than the transaction itself.
+    fn spawn_in<T: Send>(&self, f: impl FnOnce() -> anyhow::Result<T> + Send) -> anyhow::Result<T> {
+        crate::netns::run_in(self.netns.as_deref(), f)
     }
 
     /// Applies `script` as one transaction.
     pub fn apply(&self, script: &str) -> anyhow::Result<()> {
-        let mut child = self
-            .command(&["-f", "-"])?
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("running nft (is the nftables package installed?)")?;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin
-                .write_all(script.as_bytes())
-                .context("writing to nft")?;
-        }
-        let out = child.wait_with_output().context("waiting for nft")?;
+        let out = self.spawn_in(|| {
+            let mut child = Command::new("nft")
+                .args(["-f", "-"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .context("running nft (is the nftables package installed?)")?;
+            if let Some(mut stdin) = child.stdin.take() {
+                stdin
+                    .write_all(script.as_bytes())
+                    .context("writing to nft")?;
+            }
+            child.wait_with_output().context("waiting for nft")
+        })?;
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr);
             bail!("nft -f - failed ({}): {}", out.status, stderr.trim());
@@ -65,11 +59,13 @@ impl Nft {
 
     /// Runs `nft <args>` and returns its standard output.
     pub fn run(&self, args: &[&str]) -> anyhow::Result<String> {
-        let out = self
-            .command(args)?
-            .stdin(Stdio::null())
-            .output()
-            .context("running nft")?;
+        let out = self.spawn_in(|| {
+            Command::new("nft")
+                .args(args)
+                .stdin(Stdio::null())
+                .output()
+                .context("running nft")
+        })?;
         if !out.status.success() {
             bail!(
                 "nft {} failed: {}",

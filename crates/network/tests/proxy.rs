@@ -237,11 +237,10 @@ async fn cluster_ip_nodeport_affinity_and_reject() {
     // Removing a Service takes its rules away (and then it refuses).
     let stats = proxier.sync(&services[..3], &slices).unwrap();
     assert_eq!(stats.changed_services, 0);
-    assert!(stats.chains_deleted >= 2);
-    assert!(!n
-        .node
-        .sh("nft list table ip rkube-proxy")
-        .contains("default/self/"));
+    assert!(stats.elements_deleted >= 2);
+    let table = n.node.sh("nft list table ip rkube-proxy");
+    assert!(!table.contains("10.96.0.13"), "{table}");
+    assert!(!table.contains("default/self/"), "{table}");
 
     // A fresh Proxier (agent restart) rebuilds the table in one go and keeps working.
     let mut cfg = ProxierConfig::new(NODE, Some("10.244.0.0/16".parse().unwrap()));
@@ -307,4 +306,105 @@ async fn external_traffic_policy_local_keeps_client_ip() {
         )
         .expect_err("dropped");
     assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+}
+
+/// The table as a sorted list of its blocks, each `elements = { … }` list sorted (kernel
+/// hash sets list in hash order, chains in creation order), without shared `pick-N` chains
+/// nothing jumps to (incremental syncs keep those until the next full one).
+fn normalized(table: &str) -> Vec<String> {
+    let mut sorted = String::new();
+    let mut rest = table;
+    while let Some(at) = rest.find("elements = {") {
+        let (head, tail) = rest.split_at(at + "elements = {".len());
+        sorted.push_str(head);
+        let end = tail.find('}').unwrap_or(tail.len());
+        let mut items: Vec<&str> = tail[..end]
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        items.sort();
+        sorted.push_str(&items.join(", "));
+        rest = &tail[end..];
+    }
+    sorted.push_str(rest);
+    // The table's own closing brace would stick to whichever block comes last.
+    let sorted = sorted.trim_end().trim_end_matches('}').to_string();
+    let used = |name: &str| {
+        let goto = format!("goto {name}");
+        sorted
+            .match_indices(&goto)
+            .any(|(i, _)| !sorted[i + goto.len()..].starts_with(|c: char| c.is_ascii_digit()))
+    };
+    let mut blocks: Vec<String> = sorted
+        .split("\n\n")
+        .map(|b| {
+            b.trim()
+                .trim_start_matches("table ip rkube-proxy {")
+                .trim()
+                .to_string()
+        })
+        .filter(|b| match b.strip_prefix("chain ") {
+            Some(r) => {
+                let name = r.split(' ').next().unwrap_or_default();
+                !name.contains("pick-") || used(name)
+            }
+            None => true,
+        })
+        .collect();
+    blocks.sort();
+    blocks
+}
+
+#[tokio::test]
+async fn incremental_syncs_match_a_full_rewrite_and_a_flushed_table_recovers() {
+    let n = node().await;
+    let b: Vec<Ipv4Addr> = n.backends.iter().map(|(_, ip)| *ip).collect();
+    let new_proxier = || {
+        let mut cfg = ProxierConfig::new(NODE, Some("10.244.0.0/16".parse().unwrap()));
+        cfg.netns = Some(n.node.path());
+        Proxier::new(cfg)
+    };
+    let mut proxier = new_proxier();
+    let ip_a = Ipv4Addr::new(10, 96, 2, 10);
+    let ip_b = Ipv4Addr::new(10, 96, 2, 11);
+    let mut sticky = service("b", ip_b, Some(30100));
+    sticky.session_affinity_timeout = Some(30);
+    let services = vec![service("a", ip_a, Some(30101)), sticky];
+    let mut slices = vec![
+        slice("a", &[(b[0], true), (b[1], true)]),
+        slice("b", &[(b[0], true)]),
+    ];
+    assert!(proxier.sync(&services, &slices).unwrap().full);
+
+    // A series of changes applied as deltas…
+    slices[0] = slice("a", &[(b[1], true), (b[2], true)]);
+    slices[1] = slice("b", &[(b[1], true), (b[2], true)]);
+    assert!(!proxier.sync(&services, &slices).unwrap().full);
+    slices[0] = slice("a", &[(b[2], true)]);
+    assert!(!proxier.sync(&services, &slices).unwrap().full);
+    let seen: BTreeSet<String> = names(&n.client, sa(ip_a, 80), 10).into_iter().collect();
+    assert_eq!(seen, ["b3"].map(String::from).into_iter().collect());
+    let delta = normalized(&n.node.sh("nft list table ip rkube-proxy"));
+
+    // …leave the same table as writing it from scratch.
+    let mut fresh = new_proxier();
+    assert!(fresh.sync(&services, &slices).unwrap().full);
+    let full = normalized(&n.node.sh("nft list table ip rkube-proxy"));
+    assert_eq!(delta, full);
+
+    // Somebody flushes the ruleset: the next change notices (the canary is gone) and
+    // rewrites the table whole, in the same sync.
+    n.node.sh("nft flush ruleset");
+    slices[0] = slice("a", &[(b[0], true), (b[2], true)]);
+    let stats = fresh.sync(&services, &slices).unwrap();
+    assert!(stats.full, "{stats:?}");
+    let seen: BTreeSet<String> = names(&n.client, sa(ip_a, 80), 30).into_iter().collect();
+    assert_eq!(seen, ["b1", "b3"].map(String::from).into_iter().collect());
+    // Same after the table is deleted outright.
+    n.node.sh("nft delete table ip rkube-proxy");
+    slices[0] = slice("a", &[(b[1], true)]);
+    assert!(fresh.sync(&services, &slices).unwrap().full);
+    assert_eq!(names(&n.client, sa(ip_a, 80), 5), vec!["b2"; 5]);
+    fresh.flush().unwrap();
 }

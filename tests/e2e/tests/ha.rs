@@ -65,10 +65,14 @@ fn servers_share_the_api_and_leadership_moves_when_the_leader_dies() {
     // (If it was the etcd leader, requests fail during the election, as upstream's do.)
     for i in 0..3u8 {
         let name = format!("after-etcd-loss-{i}");
-        c.wait_until(Duration::from_secs(30), "a write after losing a member", || {
-            let r = c.kubectl_at(i, &["create", "configmap", &name]);
-            r.code == 0 || r.stderr.contains("AlreadyExists")
-        });
+        c.wait_until(
+            Duration::from_secs(30),
+            "a write after losing a member",
+            || {
+                let r = c.kubectl_at(i, &["create", "configmap", &name]);
+                r.code == 0 || r.stderr.contains("AlreadyExists")
+            },
+        );
     }
 
     // The scheduler's leader: the server whose log says so.

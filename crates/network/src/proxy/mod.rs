@@ -19,6 +19,7 @@ pub mod script;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use ipnet::Ipv4Net;
@@ -47,6 +48,9 @@ pub struct ProxierConfig {
     pub table: String,
     /// Network namespace to program (the agent's own when `None`).
     pub netns: Option<PathBuf>,
+    /// Rewrite the whole table when the last full sync is older than this, repairing what
+    /// an incremental sync cannot see (e.g. one rule deleted by hand). `None`: never.
+    pub full_resync_interval: Option<Duration>,
 }
 
 impl ProxierConfig {
@@ -57,11 +61,13 @@ impl ProxierConfig {
             masquerade_all: false,
             table: TABLE.to_string(),
             netns: None,
+            full_resync_interval: Some(Duration::from_secs(3600)),
         }
     }
 }
 
-type ServiceKey = (String, String);
+/// `namespace/name` (`/` cannot occur in either).
+type ServiceKey = String;
 
 /// What was last written for one Service.
 struct Applied {
@@ -95,8 +101,13 @@ pub struct Proxier {
     /// Which Service wrote each map element (two Services claiming one key — possible only
     /// transiently — must not delete each other's element).
     owners: HashMap<(MapName, String), ServiceKey>,
-    /// False until a full sync has succeeded (and again after a failed transaction).
-    synced: bool,
+    /// Shared chains in the kernel (created on first use, kept until the next full sync).
+    shared_chains: HashSet<String>,
+    /// How many Services use each shared set element.
+    shared_refs: HashMap<(MapName, String), usize>,
+    /// When the last full sync was applied; `None` until one succeeded (and again after a
+    /// failed transaction).
+    last_full: Option<Instant>,
 }
 
 impl Proxier {
@@ -113,7 +124,9 @@ impl Proxier {
             nft,
             applied: HashMap::new(),
             owners: HashMap::new(),
-            synced: false,
+            shared_chains: HashSet::new(),
+            shared_refs: HashMap::new(),
+            last_full: None,
         }
     }
 
@@ -122,8 +135,9 @@ impl Proxier {
     }
 
     /// Makes the table match `services` and their `slices` (all of them, every time: the
-    /// proxier diffs against what it wrote last). On a failed transaction nothing changed
-    /// in the kernel, and the next call does a full resync.
+    /// proxier diffs against what it wrote last). A failed incremental transaction changed
+    /// nothing in the kernel and is followed at once by a full rewrite; only when that fails
+    /// too is the error returned (and the next call starts with a full rewrite).
     pub fn sync(
         &mut self,
         services: &[Service],
@@ -139,25 +153,44 @@ impl Proxier {
         &mut self,
         services: &[Service],
         slices: &[EndpointSlice],
-        apply: impl FnOnce(&str) -> anyhow::Result<()>,
+        mut apply: impl FnMut(&str) -> anyhow::Result<()>,
     ) -> anyhow::Result<SyncStats> {
-        let started = std::time::Instant::now();
-        let prepared = self.prepare(services, slices);
+        let started = Instant::now();
+        let stale = match (self.last_full, self.cfg.full_resync_interval) {
+            (Some(at), Some(every)) => at.elapsed() >= every,
+            _ => false,
+        };
+        if stale {
+            tracing::debug!(table = %self.cfg.table, "periodic full resync of the service proxy");
+            self.reset();
+        }
+        let mut prepared = self.prepare(services, slices);
         if !prepared.script.is_empty() {
             if let Err(e) = apply(&prepared.script) {
                 self.reset();
-                return Err(e).context("applying the service proxy transaction");
+                if !prepared.stats.full {
+                    // The table is not what we wrote (flushed or deleted by somebody, or a
+                    // bug of ours): rewrite it whole.
+                    tracing::warn!(table = %self.cfg.table, "incremental service proxy update failed, rewriting the table: {e:#}");
+                    prepared = self.prepare(services, slices);
+                    if let Err(e) = apply(&prepared.script) {
+                        self.reset();
+                        return Err(e).context("rewriting the service proxy table");
+                    }
+                } else {
+                    return Err(e).context("applying the service proxy transaction");
+                }
             }
         }
         let stats = prepared.stats.clone();
         if stats.full {
             self.applied.clear();
+            self.last_full = Some(Instant::now());
         }
         for k in &prepared.removed {
             self.applied.remove(k);
         }
         self.applied.extend(prepared.next);
-        self.synced = true;
         tracing::debug!(
             ?stats,
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -169,7 +202,7 @@ impl Proxier {
     /// Computes the transaction from what was applied to the desired state. Updates the
     /// element owners as if it will be applied; a failed apply resets them.
     fn prepare(&mut self, services: &[Service], slices: &[EndpointSlice]) -> Prepared {
-        let full = !self.synced;
+        let full = self.last_full.is_none();
         let mut by_service: HashMap<(&str, &str), Vec<&EndpointSlice>> = HashMap::new();
         for s in slices {
             by_service
@@ -185,49 +218,64 @@ impl Proxier {
         };
         if full {
             self.owners.clear();
+            self.shared_chains.clear();
+            self.shared_refs.clear();
         }
         let owners = &mut self.owners;
         let mut changed: BTreeMap<ServiceKey, Changed> = BTreeMap::new();
         let mut live: HashSet<(&str, &str)> = HashSet::with_capacity(services.len());
+        // Lookups go through one reused buffer: the unchanged majority costs no allocation.
+        let mut key = String::new();
+        let mut still_applied = 0usize;
 
         for svc in services {
             if !live.insert((svc.namespace.as_str(), svc.name.as_str())) {
                 tracing::warn!(service = %format!("{}/{}", svc.namespace, svc.name), "Service listed twice; using the first");
                 continue;
             }
-            let key = (svc.namespace.clone(), svc.name.clone());
-            let my_slices = by_service
+            key.clear();
+            key.push_str(&svc.namespace);
+            key.push('/');
+            key.push_str(&svc.name);
+            let my_slices: &[&EndpointSlice] = by_service
                 .get(&(svc.namespace.as_str(), svc.name.as_str()))
-                .cloned()
-                .unwrap_or_default();
-            let prev = if full { None } else { self.applied.get(&key) };
+                .map_or(&[], Vec::as_slice);
+            let prev = if full {
+                None
+            } else {
+                self.applied.get(key.as_str())
+            };
             if let Some(prev) = prev {
+                still_applied += 1;
                 if prev.service == *svc
                     && prev.slices.len() == my_slices.len()
-                    && prev.slices.iter().zip(&my_slices).all(|(a, b)| a == *b)
+                    && prev.slices.iter().zip(my_slices).all(|(a, b)| a == *b)
                 {
                     // Unchanged input: nothing to plan, nothing to write.
                     continue;
                 }
             }
-            let plan = plan::plan_service(&self.plan_cfg, svc, &my_slices);
+            let plan = plan::plan_service(&self.plan_cfg, svc, my_slices);
             changed.insert(
-                key,
+                key.clone(),
                 Changed {
                     prev,
                     plan,
                     service: svc,
-                    slices: my_slices,
+                    slices: my_slices.to_vec(),
                 },
             );
         }
-        // Services gone since the last sync.
-        let removed: Vec<ServiceKey> = if full {
+        // Services gone since the last sync (a scan only when some are).
+        let removed: Vec<ServiceKey> = if full || still_applied == self.applied.len() {
             Vec::new()
         } else {
             self.applied
                 .keys()
-                .filter(|k| !live.contains(&(k.0.as_str(), k.1.as_str())))
+                .filter(|k| {
+                    let (ns, name) = k.split_once('/').unwrap_or((k.as_str(), ""));
+                    !live.contains(&(ns, name))
+                })
                 .cloned()
                 .collect()
         };
@@ -244,6 +292,27 @@ impl Proxier {
             }
         }
         let mut tx = Tx::default();
+        // Shared set elements: count users before and after, write only the net change.
+        let mut refs_before: BTreeMap<(MapName, String), usize> = BTreeMap::new();
+        let refs = &mut self.shared_refs;
+        let mut count = |k: &(MapName, String), up: bool| {
+            let n = refs.entry(k.clone()).or_insert(0);
+            refs_before.entry(k.clone()).or_insert(*n);
+            *n = if up { *n + 1 } else { n.saturating_sub(1) };
+        };
+        if !full {
+            for key in removed.iter().chain(changed.keys()) {
+                if let Some(prev) = self.applied.get(key) {
+                    prev.plan
+                        .shared_elements
+                        .iter()
+                        .for_each(|k| count(k, false));
+                }
+            }
+        }
+        for c in changed.values() {
+            c.plan.shared_elements.iter().for_each(|k| count(k, true));
+        }
         for key in &removed {
             if let Some(prev) = self.applied.get(key) {
                 tx.diff(&prev.plan, &empty);
@@ -253,8 +322,8 @@ impl Proxier {
         for (key, mut c) in changed {
             c.plan.elements.retain(|k, _| match owners.get(k) {
                 Some(owner) if *owner != key => {
-                    tracing::warn!(service = %format!("{}/{}", key.0, key.1), element = %k.1,
-                        "map element already used by {}/{}; skipped", owner.0, owner.1);
+                    tracing::warn!(service = %key, element = %k.1,
+                        "map element already used by {owner}; skipped");
                     false
                 }
                 _ => {
@@ -262,6 +331,11 @@ impl Proxier {
                     true
                 }
             });
+            for (name, rules) in &c.plan.shared_chains {
+                if self.shared_chains.insert(name.clone()) {
+                    tx.add_shared_chain(name, rules);
+                }
+            }
             tx.diff(c.prev.map(|p| &p.plan).unwrap_or(&empty), &c.plan);
             stats.changed_services += 1;
             next.insert(
@@ -273,6 +347,19 @@ impl Proxier {
                 },
             );
         }
+        for ((map, key), before) in refs_before {
+            let now = self
+                .shared_refs
+                .get(&(map, key.clone()))
+                .copied()
+                .unwrap_or(0);
+            if now == 0 {
+                self.shared_refs.remove(&(map, key.clone()));
+            }
+            if (before == 0) != (now == 0) {
+                tx.shared_element(map, &key, now > 0);
+            }
+        }
         stats.chains_written = tx.counts.chains_written;
         stats.chains_deleted = tx.counts.chains_deleted;
         stats.elements_added = tx.counts.elements_added;
@@ -281,9 +368,12 @@ impl Proxier {
         let mut script = String::new();
         if full {
             script.push_str(&script::skeleton(&self.cfg.table));
-        }
-        if !tx.is_empty() {
             tx.render(&self.cfg.table, &mut script);
+        } else if !tx.is_empty() {
+            let (probe, restore) = script::canary(&self.cfg.table);
+            script.push_str(&probe);
+            tx.render(&self.cfg.table, &mut script);
+            script.push_str(&restore);
         }
         stats.script_bytes = script.len();
         Prepared {
@@ -308,7 +398,9 @@ impl Proxier {
     pub fn reset(&mut self) {
         self.applied.clear();
         self.owners.clear();
-        self.synced = false;
+        self.shared_chains.clear();
+        self.shared_refs.clear();
+        self.last_full = None;
     }
 }
 

@@ -2,7 +2,7 @@
 //! nftables-mode shape: shared verdict maps point at per-service chains, which pick an
 //! endpoint chain at random, which DNATs).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
@@ -19,6 +19,13 @@ pub enum MapName {
     /// Same keys, consulted in the filter hooks for new connections: reject or drop.
     NoEndpointServices,
     NoEndpointNodePorts,
+    /// `ip . proto . port . slot` → `endpoint ip . port`: the shared pick chains' DNAT map.
+    Endpoints,
+    /// `proto . port . slot` → `endpoint ip . port`, for node ports.
+    NodePortEndpoints,
+    /// Set of `endpoint . endpoint` pairs: a DNATed packet from an endpoint to itself
+    /// (hairpin) is masqueraded.
+    Hairpin,
 }
 
 impl MapName {
@@ -28,6 +35,9 @@ impl MapName {
             MapName::ServiceNodePorts => "service-nodeports",
             MapName::NoEndpointServices => "no-endpoint-services",
             MapName::NoEndpointNodePorts => "no-endpoint-nodeports",
+            MapName::Endpoints => "endpoints",
+            MapName::NodePortEndpoints => "nodeport-endpoints",
+            MapName::Hairpin => "hairpin",
         }
     }
 }
@@ -52,8 +62,13 @@ pub struct ServicePlan {
     pub chains: BTreeMap<String, Vec<String>>,
     /// Set name → its definition (the part inside `{ }`).
     pub sets: BTreeMap<String, String>,
-    /// (map, key) → verdict.
+    /// (map, key) → verdict or data.
     pub elements: BTreeMap<(MapName, String), String>,
+    /// Shared chains this plan jumps to (the `pick-N` family), with their rules. Written
+    /// once, kept until the next full sync.
+    pub shared_chains: BTreeMap<String, Vec<String>>,
+    /// Set elements other Services may need too (hairpin pairs): reference-counted.
+    pub shared_elements: BTreeSet<(MapName, String)>,
 }
 
 /// The endpoints of one Service port, by the Service's port name and protocol.
@@ -113,6 +128,12 @@ fn port_key(svc: &Service, port_name: &str, proto: Protocol, port: u16) -> Strin
 
 /// Builds the plan of one Service.
 pub fn plan_service(cfg: &PlanConfig, svc: &Service, slices: &[&EndpointSlice]) -> ServicePlan {
+    let simple = svc.session_affinity_timeout.is_none()
+        && svc.internal_traffic_policy == TrafficPolicy::Cluster
+        && svc.external_traffic_policy == TrafficPolicy::Cluster;
+    if simple {
+        return plan_shared(cfg, svc, slices);
+    }
     let mut plan = ServicePlan::default();
     for sp in &svc.ports {
         let key = port_key(svc, &sp.name, sp.protocol, sp.port);
@@ -282,5 +303,134 @@ fn balance(ep_chains: &EpChains, eps: &[(&Endpoint, u16)], mut rules: Vec<String
             rules.push(format!("goto {ep_chain}"));
         }
     }
+    rules
+}
+
+/// The shape of Services without affinity or `Local` policies (nearly all of them): no
+/// chain of their own. Their map elements jump to a shared `pick-N` chain (N = number of
+/// endpoints) that DNATs through the `endpoints` map keyed by the packet's destination and
+/// `numgen random mod N`. An endpoint change then only rewrites data-map elements, which
+/// the kernel commits without re-validating the table's jump graph (that validation is
+/// what makes a chain rewrite cost tens of milliseconds at 10,000 Services).
+fn plan_shared(cfg: &PlanConfig, svc: &Service, slices: &[&EndpointSlice]) -> ServicePlan {
+    let mut plan = ServicePlan::default();
+    for sp in &svc.ports {
+        let proto = sp.protocol.nft();
+        let all = endpoints_for(slices, &sp.name, sp.protocol);
+        let eps = usable(&all, &cfg.node_name, false);
+        let externals = svc.external_ips.iter().chain(&svc.load_balancer_ips);
+        if eps.is_empty() {
+            for ip in svc.cluster_ips.iter().chain(externals) {
+                let k = format!("{ip} . {proto} . {}", sp.port);
+                plan.elements.insert(
+                    (MapName::NoEndpointServices, k),
+                    "goto reject-chain".to_string(),
+                );
+            }
+            if let Some(np) = sp.node_port {
+                plan.elements.insert(
+                    (MapName::NoEndpointNodePorts, format!("{proto} . {np}")),
+                    "goto reject-chain".to_string(),
+                );
+            }
+            continue;
+        }
+        let n = eps.len();
+        let mut entry = |map: MapName, ip: &Ipv4Addr, kind: PickKind| {
+            let chain = kind.chain(n);
+            plan.shared_chains
+                .entry(chain.clone())
+                .or_insert_with(|| pick_rules(cfg, kind, n));
+            plan.elements.insert(
+                (map, format!("{ip} . {proto} . {}", sp.port)),
+                format!("goto {chain}"),
+            );
+            for (slot, (ep, port)) in eps.iter().enumerate() {
+                plan.elements.insert(
+                    (
+                        MapName::Endpoints,
+                        format!("{ip} . {proto} . {} . {slot}", sp.port),
+                    ),
+                    format!("{} . {port}", ep.ip),
+                );
+            }
+        };
+        for cip in &svc.cluster_ips {
+            entry(MapName::ServiceIps, cip, PickKind::Cluster);
+        }
+        for ip in externals {
+            entry(MapName::ServiceIps, ip, PickKind::External);
+        }
+        if let Some(np) = sp.node_port {
+            let chain = PickKind::NodePort.chain(n);
+            plan.shared_chains
+                .entry(chain.clone())
+                .or_insert_with(|| pick_rules(cfg, PickKind::NodePort, n));
+            plan.elements.insert(
+                (MapName::ServiceNodePorts, format!("{proto} . {np}")),
+                format!("goto {chain}"),
+            );
+            for (slot, (ep, port)) in eps.iter().enumerate() {
+                plan.elements.insert(
+                    (
+                        MapName::NodePortEndpoints,
+                        format!("{proto} . {np} . {slot}"),
+                    ),
+                    format!("{} . {port}", ep.ip),
+                );
+            }
+        }
+        for (ep, _) in &eps {
+            plan.shared_elements
+                .insert((MapName::Hairpin, format!("{} . {}", ep.ip, ep.ip)));
+        }
+    }
+    plan
+}
+
+/// Which traffic a shared pick chain serves.
+#[derive(Debug, Clone, Copy)]
+enum PickKind {
+    /// Cluster IPs: masqueraded when coming from outside the pod network.
+    Cluster,
+    /// External and load-balancer IPs (`externalTrafficPolicy: Cluster`): always masqueraded.
+    External,
+    /// Node ports on local addresses: always masqueraded, keyed without the address.
+    NodePort,
+}
+
+impl PickKind {
+    fn chain(self, n: usize) -> String {
+        match self {
+            PickKind::Cluster => format!("pick-{n}"),
+            PickKind::External => format!("ext-pick-{n}"),
+            PickKind::NodePort => format!("np-pick-{n}"),
+        }
+    }
+}
+
+fn pick_rules(cfg: &PlanConfig, kind: PickKind, n: usize) -> Vec<String> {
+    let mut rules = Vec::new();
+    match kind {
+        PickKind::Cluster if cfg.masquerade_all => {
+            rules.push("jump mark-for-masquerade".to_string())
+        }
+        PickKind::Cluster => {
+            if let Some(cc) = cfg.cluster_cidr {
+                rules.push(format!("ip saddr != {cc} jump mark-for-masquerade"));
+            }
+        }
+        PickKind::External | PickKind::NodePort => {
+            rules.push("jump mark-for-masquerade".to_string())
+        }
+    }
+    let (key, map) = match kind {
+        PickKind::NodePort => ("meta l4proto . th dport", MapName::NodePortEndpoints),
+        _ => ("ip daddr . meta l4proto . th dport", MapName::Endpoints),
+    };
+    rules.push(format!(
+        "dnat ip to {key} . numgen random mod {n} map @{}",
+        map.as_str()
+    ));
     rules
 }

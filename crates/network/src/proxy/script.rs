@@ -9,8 +9,27 @@ use super::plan::{MapName, ServicePlan};
 /// The fwmark bit asking for masquerade in postrouting (kube-proxy's 0x4000).
 pub const MASQ_MARK: u32 = 0x4000;
 
+/// A set holding one element that every incremental transaction deletes and re-adds: if
+/// somebody deleted the table (`nft flush ruleset`, `delete table`) or flushed the set, the
+/// delete fails, the transaction aborts, and the proxier falls back to a full rewrite
+/// instead of patching a table that is not there. `nft flush table` removes rules but not
+/// set elements, so it is only repaired by the periodic full resync.
+pub const CANARY: &str = "sync-canary";
+
+/// The canary's delete (first) and re-add (last) around an incremental transaction.
+pub fn canary(table: &str) -> (String, String) {
+    (
+        format!("delete element ip {table} {CANARY} {{ 1 }}\n"),
+        format!("add element ip {table} {CANARY} {{ 1 }}\n"),
+    )
+}
+
 /// The table's skeleton. Written on the first (full) sync, after deleting any table left
 /// by an earlier run — in the same transaction, so there is no window without rules.
+///
+/// The endpoint maps say `ip protocol . tcp dport` in their `typeof` although the pick
+/// rules look up `meta l4proto . th dport` (same types, any protocol): nft 1.0.6 rebuilds
+/// a `typeof` from the kernel on later runs and rejects `th` after `ip` there.
 pub fn skeleton(table: &str) -> String {
     let t = table;
     let mut s = String::new();
@@ -23,6 +42,10 @@ pub fn skeleton(table: &str) -> String {
 \tmap service-nodeports {{ type inet_proto . inet_service : verdict; }}
 \tmap no-endpoint-services {{ type ipv4_addr . inet_proto . inet_service : verdict; }}
 \tmap no-endpoint-nodeports {{ type inet_proto . inet_service : verdict; }}
+\tmap endpoints {{ typeof ip daddr . ip protocol . tcp dport . numgen random mod 1 : ip daddr . tcp dport; }}
+\tmap nodeport-endpoints {{ typeof ip protocol . tcp dport . numgen random mod 1 : ip daddr . tcp dport; }}
+\tset hairpin {{ type ipv4_addr . ipv4_addr; }}
+\tset {CANARY} {{ type inet_service; elements = {{ 1 }}; }}
 \tchain reject-chain {{
 \t\tmeta l4proto tcp reject with tcp reset
 \t\treject
@@ -31,6 +54,7 @@ pub fn skeleton(table: &str) -> String {
 \t\tmeta mark set meta mark or {MASQ_MARK:#x}
 \t}}
 \tchain masquerading {{
+\t\tct status dnat ip saddr . ip daddr @hairpin jump mark-for-masquerade
 \t\tmeta mark & {MASQ_MARK:#x} == 0 return
 \t\tmeta mark set meta mark xor {MASQ_MARK:#x}
 \t\tmasquerade fully-random
@@ -108,6 +132,30 @@ impl Tx {
             && self.add_elements.is_empty()
             && self.del_chains.is_empty()
             && self.del_sets.is_empty()
+    }
+
+    /// Creates a shared chain (one that Services jump to but do not own).
+    pub fn add_shared_chain(&mut self, name: &str, rules: &[String]) {
+        self.add_chains.push(name.to_string());
+        self.rules.push((name.to_string(), rules.to_vec()));
+        self.counts.chains_written += 1;
+    }
+
+    /// Adds (`add`) or deletes a value-less set element shared between Services.
+    pub fn shared_element(&mut self, map: MapName, key: &str, add: bool) {
+        if add {
+            self.add_elements
+                .entry(map)
+                .or_default()
+                .push((key.to_string(), String::new()));
+            self.counts.elements_added += 1;
+        } else {
+            self.del_elements
+                .entry(map)
+                .or_default()
+                .push(key.to_string());
+            self.counts.elements_deleted += 1;
+        }
     }
 
     /// Adds the changes taking the table from `old` to `new` for one Service. Only what
@@ -191,7 +239,16 @@ impl Tx {
         }
         for (map, elems) in &self.add_elements {
             for chunk in elems.chunks(1000) {
-                let body: Vec<String> = chunk.iter().map(|(k, v)| format!("{k} : {v}")).collect();
+                let body: Vec<String> = chunk
+                    .iter()
+                    .map(|(k, v)| {
+                        if v.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{k} : {v}")
+                        }
+                    })
+                    .collect();
                 let _ = writeln!(
                     out,
                     "add element ip {t} {} {{ {} }}",

@@ -75,18 +75,19 @@ fn full_sync_has_skeleton_and_service() {
         "map service-ips { type ipv4_addr . inet_proto . inet_service : verdict; }",
         "ip daddr . meta l4proto . th dport vmap @service-ips",
         "fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports",
-        "add chain ip rkube-proxy svc-default/web/tcp/http\n",
-        "add rule ip rkube-proxy svc-default/web/tcp/http ip daddr 10.43.0.10 meta l4proto tcp th dport 80 ip saddr != 10.42.0.0/16 jump mark-for-masquerade\n",
-        "add rule ip rkube-proxy svc-default/web/tcp/http numgen random mod 2 0 goto ep-default/web/tcp/http__10.42.0.5/8080\n\
-         add rule ip rkube-proxy svc-default/web/tcp/http goto ep-default/web/tcp/http__10.42.1.5/8080\n",
-        "add rule ip rkube-proxy ep-default/web/tcp/http__10.42.0.5/8080 ip saddr 10.42.0.5 jump mark-for-masquerade\n",
-        "add rule ip rkube-proxy ep-default/web/tcp/http__10.42.0.5/8080 meta l4proto tcp dnat to 10.42.0.5:8080\n",
-        "add element ip rkube-proxy service-ips { 10.43.0.10 . tcp . 80 : goto svc-default/web/tcp/http }\n",
+        "ct status dnat ip saddr . ip daddr @hairpin jump mark-for-masquerade",
+        "add chain ip rkube-proxy pick-2\n",
+        "add rule ip rkube-proxy pick-2 ip saddr != 10.42.0.0/16 jump mark-for-masquerade\n\
+         add rule ip rkube-proxy pick-2 dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @endpoints\n",
+        "add element ip rkube-proxy endpoints { 10.43.0.10 . tcp . 80 . 0 : 10.42.0.5 . 8080, 10.43.0.10 . tcp . 80 . 1 : 10.42.1.5 . 8080 }\n",
+        "add element ip rkube-proxy hairpin { 10.42.0.5 . 10.42.0.5, 10.42.1.5 . 10.42.1.5 }\n",
+        "add element ip rkube-proxy service-ips { 10.43.0.10 . tcp . 80 : goto pick-2 }\n",
     ] {
         assert!(script.contains(needle), "missing {needle:?} in\n{script}");
     }
-    assert_eq!(stats.chains_written, 3);
-    assert_eq!(stats.elements_added, 1);
+    assert!(!script.contains("svc-"), "no chain of its own:\n{script}");
+    assert_eq!(stats.chains_written, 1);
+    assert_eq!(stats.elements_added, 5);
 }
 
 #[test]
@@ -115,38 +116,49 @@ fn unchanged_input_writes_nothing_and_one_endpoint_change_is_small() {
     assert_eq!(script, "", "no change, no transaction");
     assert_eq!(stats.changed_services, 0);
 
-    // s7's third endpoint stops being ready.
+    // s7's third endpoint stops being ready: a few map elements, no rule (the first
+    // two-endpoint Service also creates the shared pick-2 chain).
     slices[7].endpoints[2].ready = false;
     let (script, stats) = sync(&mut p, &services, &slices);
     assert!(!stats.full);
     assert_eq!(stats.changed_services, 1);
-    assert_eq!(
-        stats.chains_written, 1,
-        "only the service chain is rewritten"
-    );
-    assert_eq!(stats.chains_deleted, 1, "the endpoint chain goes");
-    assert_eq!(stats.elements_added + stats.elements_deleted, 0);
+    assert_eq!((stats.elements_added, stats.elements_deleted), (1, 3));
     assert_eq!(
         script,
-        "flush chain ip rkube-proxy svc-default/s7/tcp/http\n\
-         flush chain ip rkube-proxy ep-default/s7/tcp/http__10.42.2.17/8080\n\
-         add rule ip rkube-proxy svc-default/s7/tcp/http ip daddr 10.43.1.7 meta l4proto tcp th dport 80 ip saddr != 10.42.0.0/16 jump mark-for-masquerade\n\
-         add rule ip rkube-proxy svc-default/s7/tcp/http numgen random mod 2 0 goto ep-default/s7/tcp/http__10.42.0.17/8080\n\
-         add rule ip rkube-proxy svc-default/s7/tcp/http goto ep-default/s7/tcp/http__10.42.1.17/8080\n\
-         delete chain ip rkube-proxy ep-default/s7/tcp/http__10.42.2.17/8080\n"
+        "delete element ip rkube-proxy sync-canary { 1 }\n\
+         add chain ip rkube-proxy pick-2\n\
+         delete element ip rkube-proxy service-ips { 10.43.1.7 . tcp . 80 }\n\
+         delete element ip rkube-proxy endpoints { 10.43.1.7 . tcp . 80 . 2 }\n\
+         delete element ip rkube-proxy hairpin { 10.42.2.17 . 10.42.2.17 }\n\
+         add rule ip rkube-proxy pick-2 ip saddr != 10.42.0.0/16 jump mark-for-masquerade\n\
+         add rule ip rkube-proxy pick-2 dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @endpoints\n\
+         add element ip rkube-proxy service-ips { 10.43.1.7 . tcp . 80 : goto pick-2 }\n\
+         add element ip rkube-proxy sync-canary { 1 }\n"
+    );
+    // The next such change is elements only. Slots follow the sorted endpoints, so a
+    // replaced endpoint can move the others' slots too.
+    slices[8].endpoints[0].ip = ip("10.42.9.9");
+    let (script, _) = sync(&mut p, &services, &slices);
+    assert_eq!(
+        script,
+        "delete element ip rkube-proxy sync-canary { 1 }\n\
+         delete element ip rkube-proxy endpoints { 10.43.1.8 . tcp . 80 . 0, 10.43.1.8 . tcp . 80 . 1, 10.43.1.8 . tcp . 80 . 2 }\n\
+         delete element ip rkube-proxy hairpin { 10.42.0.18 . 10.42.0.18 }\n\
+         add element ip rkube-proxy endpoints { 10.43.1.8 . tcp . 80 . 0 : 10.42.1.18 . 8080, 10.43.1.8 . tcp . 80 . 1 : 10.42.2.18 . 8080, 10.43.1.8 . tcp . 80 . 2 : 10.42.9.9 . 8080 }\n\
+         add element ip rkube-proxy hairpin { 10.42.9.9 . 10.42.9.9 }\n\
+         add element ip rkube-proxy sync-canary { 1 }\n",
+        "slots follow the sorted endpoints"
     );
 
-    // Deleting a Service removes its element before its chains.
+    // Deleting a Service removes its elements, and no chain.
     let (script, stats) = sync(&mut p, &services[1..], &slices);
     assert_eq!(stats.changed_services, 0);
-    let del_elem = script
-        .find("delete element ip rkube-proxy service-ips { 10.43.1.0 . tcp . 80 }")
-        .unwrap();
-    let del_chain = script
-        .find("delete chain ip rkube-proxy svc-default/s0/tcp/http")
-        .unwrap();
-    assert!(del_elem < del_chain, "{script}");
-    assert_eq!(stats.chains_deleted, 4);
+    assert!(
+        script.contains("delete element ip rkube-proxy service-ips { 10.43.1.0 . tcp . 80 }"),
+        "{script}"
+    );
+    assert_eq!(stats.elements_deleted, 1 + 3 + 3, "{script}");
+    assert!(!script.contains("chain"), "{script}");
 }
 
 #[test]
@@ -166,7 +178,9 @@ fn no_endpoints_rejects_and_not_ready_are_excluded() {
     let del = script
         .find("delete element ip rkube-proxy no-endpoint-services { 10.43.0.10 . tcp . 80 }")
         .unwrap();
-    let add = script.find("add element ip rkube-proxy service-ips { 10.43.0.10 . tcp . 80 : goto svc-default/web/tcp/http }").unwrap();
+    let add = script
+        .find("add element ip rkube-proxy service-ips { 10.43.0.10 . tcp . 80 : goto pick-1 }")
+        .unwrap();
     assert!(del < add);
     // Terminating-but-serving endpoints are used only when nothing is ready.
     sl.endpoints[0].ready = false;
@@ -231,7 +245,9 @@ fn conflicting_keys_are_not_stolen() {
         1,
         "{script}"
     );
-    // Removing b must not delete a's element.
+    // Removing b must not delete a's elements (only b's own hairpin pair goes).
     let (script, _) = sync(&mut p, &[a], &slices);
-    assert!(!script.contains("delete element"), "{script}");
+    assert!(!script.contains("service-ips"), "{script}");
+    assert!(!script.contains("endpoints"), "{script}");
+    assert!(script.contains("delete element ip rkube-proxy hairpin { 10.42.0.6 . 10.42.0.6 }"));
 }
