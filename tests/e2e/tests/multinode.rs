@@ -306,6 +306,44 @@ fn a_wrong_token_is_refused_and_nodes_change_only_their_own() {
     let (code, err) = join(&format!("K10{}::server:x", "0".repeat(64)));
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("does not match the token"), "{err}");
+    // `rkube token create` makes more tokens, which expire: the join endpoint takes a
+    // fresh one (the empty request is then a 400) and refuses an expired one (401).
+    let post = |token: &str| {
+        let secret = token.rsplit(':').next().unwrap_or("");
+        let out = Command::new("curl")
+            .args(["-sk", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"])
+            .args([
+                "-H",
+                &format!("Authorization: Bearer {secret}"),
+                "--data",
+                "{}",
+            ])
+            .arg(format!("{url}/v1-rkube/node-certificates"))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let create = |ttl: &str| {
+        let out = Command::new(rkube_e2e::rkube_bin())
+            .args(["token", "create", "--ttl", ttl, "--data-dir"])
+            .arg(c.data_dir(0))
+            .output()
+            .expect("rkube token create");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let fresh = create("1h");
+    assert!(fresh.starts_with(&format!("{hash}::server:")), "{fresh}");
+    assert_eq!(post(&fresh), "400");
+    let short = create("1s");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(post(&short), "401");
+    assert_eq!(post("K10x::server:wrong"), "401");
+
     let r = c.kubectl(&["get", "node", "intruder"]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("NotFound"), "{}", r.stderr);
