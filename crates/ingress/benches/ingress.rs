@@ -4,6 +4,10 @@
 //! `cargo bench -p rkube-ingress --bench ingress`; env `BENCH_SECS` (default 10),
 //! `BENCH_CONNS` (default 32).
 
+/// The allocator the rkube binary runs the proxy with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
