@@ -77,7 +77,7 @@ async fn budget_status_follows_pods_and_scale() -> anyhow::Result<()> {
     let cl = start().await?;
     let c = &cl.client;
     namespace(c, NS).await?;
-    let _kubelet = FakeKubelet::spawn(c, NS, Duration::from_millis(50), cl.cancel.clone());
+    let kubelet = FakeKubelet::spawn(c, NS, Duration::from_millis(50), cl.cancel.clone());
     let deploys: Api<Deployment> = Api::namespaced(c.clone(), NS);
     deploys
         .create(&PostParams::default(), &deployment(3)?)
@@ -146,6 +146,8 @@ async fn budget_status_follows_pods_and_scale() -> anyhow::Result<()> {
     )
     .await?;
     wait_status(&pdbs, "min", (5, 5, 3, 2)).await?;
+    // The fake kubelet would make the pod Ready again at once.
+    kubelet.pause();
     pods.patch_status(
         &victim,
         &PatchParams::default(),
