@@ -67,6 +67,28 @@ impl Recorder {
     pub fn warning(&self, object: ObjectReference, reason: &str, message: String) {
         self.event(object, "Warning", reason, message);
     }
+
+    /// Creates `pod` for `owner` and records upstream's `SuccessfulCreate` or
+    /// `FailedCreate` event on the owner.
+    pub async fn create_pod(
+        &self,
+        api: &Api<k8s_openapi::api::core::v1::Pod>,
+        owner: ObjectReference,
+        pod: &k8s_openapi::api::core::v1::Pod,
+    ) -> Result<(), kube::Error> {
+        match api.create(&PostParams::default(), pod).await {
+            Ok(p) => {
+                let name = p.metadata.name.unwrap_or_default();
+                self.normal(owner, "SuccessfulCreate", format!("Created pod: {name}"));
+                Ok(())
+            }
+            Err(e) => {
+                let msg = crate::util::error_message(&e);
+                self.warning(owner, "FailedCreate", format!("Error creating: {msg}"));
+                Err(e)
+            }
+        }
+    }
 }
 
 /// The reference an Event points at.

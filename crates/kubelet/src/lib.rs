@@ -16,6 +16,7 @@ pub mod probes;
 pub mod server;
 pub mod simulate;
 pub mod spec;
+mod startup;
 pub mod status;
 pub mod time;
 pub mod volumes;

@@ -48,17 +48,7 @@ pub struct PodWorker {
     probes: probes::Manager,
     last_status: Option<Value>,
     start_time: Option<String>,
-    startup: Startup,
-}
-
-/// When a pod's first start went through its steps, logged once it first reports Running
-/// (the pod start-up benchmark splits the agent's share with it).
-#[derive(Default)]
-struct Startup {
-    pickup: Option<(std::time::SystemTime, Instant)>,
-    sandbox: Option<Duration>,
-    containers: Option<Duration>,
-    logged: bool,
+    startup: crate::startup::Startup,
 }
 
 enum Outcome {
@@ -80,7 +70,7 @@ impl PodWorker {
             waiting: HashMap::new(),
             last_status: None,
             start_time: None,
-            startup: Startup::default(),
+            startup: Default::default(),
         }
     }
 
@@ -142,9 +132,7 @@ impl PodWorker {
 
     async fn sync(&mut self, update: &Update) -> anyhow::Result<Outcome> {
         let pod = &update.pod;
-        if self.startup.pickup.is_none() {
-            self.startup.pickup = Some((std::time::SystemTime::now(), Instant::now()));
-        }
+        self.startup.picked_up();
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         if update.removed {
             self.terminate(pod, Duration::ZERO).await?;
@@ -190,9 +178,7 @@ impl PodWorker {
             Some(id) => id,
             None => match self.create_sandbox(pod).await {
                 Ok(id) => {
-                    if let Some((_, t0)) = self.startup.pickup {
-                        self.startup.sandbox.get_or_insert(t0.elapsed());
-                    }
+                    self.startup.sandbox_ready();
                     id
                 }
                 Err(e) => {
@@ -294,13 +280,17 @@ impl PodWorker {
                 }
             }
         }
-        if init_done && self.startup.containers.is_none() {
-            if let Some((_, t0)) = self.startup.pickup {
-                self.startup.containers = Some(t0.elapsed());
-            }
+        if init_done {
+            self.startup.containers_started();
         }
         self.report(pod, &uid, false).await?;
-        self.log_startup(pod);
+        let running = self
+            .last_status
+            .as_ref()
+            .and_then(|s| s.get("phase"))
+            .and_then(Value::as_str)
+            == Some("Running");
+        self.startup.log_once_running(&pod_key(pod), running);
         self.gc_old_attempts(&uid).await;
         Ok(Outcome::Resync(next))
     }
@@ -645,36 +635,6 @@ impl PodWorker {
     }
 
     /// Writes the pod status when it changed.
-    /// One line per pod, the first time its reported phase is Running.
-    fn log_startup(&mut self, pod: &Pod) {
-        if self.startup.logged {
-            return;
-        }
-        let running = self
-            .last_status
-            .as_ref()
-            .and_then(|s| s.get("phase"))
-            .and_then(Value::as_str)
-            == Some("Running");
-        let (Some((wall, t0)), true) = (self.startup.pickup, running) else {
-            return;
-        };
-        self.startup.logged = true;
-        let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1000.0).unwrap_or(-1.0);
-        let pickup_unix_us = wall
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_micros() as u64)
-            .unwrap_or(0);
-        tracing::info!(
-            pod = %pod_key(pod),
-            pickup_unix_us,
-            sandbox_ms = ms(self.startup.sandbox),
-            containers_ms = ms(self.startup.containers),
-            running_reported_ms = ms(Some(t0.elapsed())),
-            "pod startup"
-        );
-    }
-
     async fn report(&mut self, pod: &Pod, uid: &str, terminating: bool) -> anyhow::Result<()> {
         let runtime = self.containers_of(uid).await?;
         let sandbox_ip = match &self.sandbox {

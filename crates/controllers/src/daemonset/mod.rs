@@ -411,26 +411,7 @@ impl DaemonSetController {
         let (created, err) = slow_start_batch(create.len(), 1, |i| {
             let pod = daemon_pod(ds, &create[i], hash);
             let (api, rec, r) = (api.clone(), self.recorder.clone(), ds_ref.clone());
-            async move {
-                match api.create(&PostParams::default(), &pod).await {
-                    Ok(p) => {
-                        rec.normal(
-                            r,
-                            "SuccessfulCreate",
-                            format!("Created pod: {}", p.name_any()),
-                        );
-                        Ok(())
-                    }
-                    Err(e) => {
-                        rec.warning(
-                            r,
-                            "FailedCreate",
-                            format!("Error creating: {}", error_message(&e)),
-                        );
-                        Err(e)
-                    }
-                }
-            }
+            async move { rec.create_pod(&api, r, &pod).await }
         })
         .await;
         for _ in created..create.len() {

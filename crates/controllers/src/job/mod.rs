@@ -461,26 +461,7 @@ impl JobController {
         let (created, err) = slow_start_batch(n, 1, |i| {
             let pod = pod_for(job, missing[i]);
             let (api, rec, r) = (api.clone(), self.recorder.clone(), job_ref.clone());
-            async move {
-                match api.create(&PostParams::default(), &pod).await {
-                    Ok(p) => {
-                        rec.normal(
-                            r,
-                            "SuccessfulCreate",
-                            format!("Created pod: {}", p.name_any()),
-                        );
-                        Ok(())
-                    }
-                    Err(e) => {
-                        rec.warning(
-                            r,
-                            "FailedCreate",
-                            format!("Error creating: {}", error_message(&e)),
-                        );
-                        Err(e)
-                    }
-                }
-            }
+            async move { rec.create_pod(&api, r, &pod).await }
         })
         .await;
         for _ in created..n {
