@@ -110,7 +110,12 @@ impl DeploymentController {
         }
         let cleaned = self.cleanup_unhealthy(old, d, max_down).await?;
         let all = all_of(old, Some(new));
-        let scaled = self.scale_down_old_for_rolling(&all, old, d).await?;
+        // Upstream budgets this step by status.availableReplicas alone; an old ReplicaSet
+        // that was just scaled down still reports its former availability until its
+        // controller looks again, so the spec-based bound caps it too.
+        let scaled = self
+            .scale_down_old_for_rolling(&all, old, d, max_down - cleaned)
+            .await?;
         Ok(cleaned + scaled > 0)
     }
 
@@ -147,13 +152,14 @@ impl DeploymentController {
         all: &[Rs],
         old: &mut [Rs],
         d: &Deployment,
+        cap: i32,
     ) -> anyhow::Result<i32> {
         let min_available = du::replicas(d) - du::max_unavailable(d);
         let available = du::available_replica_count(all);
-        if available <= min_available {
+        if available <= min_available || cap <= 0 {
             return Ok(0);
         }
-        let budget = available - min_available;
+        let budget = (available - min_available).min(cap);
         old.sort_by(|a, b| du::by_creation(a, b));
         let mut total = 0;
         for rs in old.iter_mut() {
