@@ -108,7 +108,7 @@ fn main() -> std::process::ExitCode {
         .and_then(|p| p.file_name())
         .is_some_and(|n| n == "kubectl")
     {
-        return not_yet("kubectl");
+        return rkube_kubectl::main(std::env::args_os());
     }
     let cli = Cli::parse();
     match cli.command {
@@ -128,16 +128,12 @@ fn main() -> std::process::ExitCode {
         },
         Command::Token { command } => token::run(command),
         Command::Cluster { command } => cluster::run(command),
-        Command::Kubectl { .. } => not_yet("kubectl"),
+        Command::Kubectl { args } => {
+            rkube_kubectl::main(std::iter::once("kubectl".to_string()).chain(args))
+        }
         Command::Image { command } => image::run(command),
         Command::Shim { args } => {
             std::process::ExitCode::from(rkube_runtime::shim::main(&args).clamp(0, 255) as u8)
         }
     }
-}
-
-/// Roles whose issues have not landed yet say so plainly instead of pretending to work.
-fn not_yet(role: &str) -> std::process::ExitCode {
-    eprintln!("rkube {role}: not available in this build yet");
-    std::process::ExitCode::from(2)
 }

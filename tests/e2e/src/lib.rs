@@ -2,6 +2,7 @@
 //! own data dir, and runs real kubectl (and other clients) inside that namespace. Everything
 //! is removed when the [`Cluster`] is dropped, also when a test fails.
 
+pub mod golden;
 pub mod images;
 pub mod multinode;
 pub mod registry;

@@ -26,7 +26,7 @@
 mod columns;
 mod crd;
 mod docs;
-mod duration;
+pub mod duration;
 mod jsonpath;
 mod labels;
 mod printers;
