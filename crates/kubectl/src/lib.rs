@@ -92,5 +92,36 @@ fn usage_error(e: clap::Error) -> ExitCode {
 async fn run(cli: Cli) -> Result<(), Error> {
     match &cli.command {
         Command::Get(a) => cmd::get::run(&Ctx::connect(&cli.global).await?, a).await,
+        Command::Describe(a) => cmd::describe::run(&Ctx::connect(&cli.global).await?, a).await,
+        Command::Apply(a) => cmd::apply::run(&Ctx::connect(&cli.global).await?, a).await,
+        Command::Create(a) => cmd::create::run(&Ctx::connect(&cli.global).await?, a).await,
+        Command::Delete(a) => cmd::delete::run(&Ctx::connect(&cli.global).await?, a).await,
+        Command::Replace(a) => cmd::replace::run(&Ctx::connect(&cli.global).await?, a).await,
+        Command::Patch(a) => cmd::patch::run(&Ctx::connect(&cli.global).await?, a).await,
+        Command::Edit(a) => cmd::edit::run(&Ctx::connect(&cli.global).await?, a).await,
+        Command::Logs(a) => cmd::logs::run(&Ctx::connect(&cli.global).await?, a).await,
+        Command::Exec(a) => cmd::exec::run(&Ctx::connect(&cli.global).await?, a).await,
+        Command::Attach(a) => cmd::attach::run(&Ctx::connect(&cli.global).await?, a).await,
+        Command::PortForward(a) => {
+            cmd::port_forward::run(&Ctx::connect(&cli.global).await?, a).await
+        }
+        Command::Run(a) => cmd::run::run(&Ctx::connect(&cli.global).await?, a).await,
+        Command::Top(a) => cmd::top::run(&Ctx::connect(&cli.global).await?, a).await,
+        Command::Scale(a) => cmd::scale::run(&Ctx::connect(&cli.global).await?, a).await,
+        Command::Set(a) => cmd::set::run(&Ctx::connect(&cli.global).await?, a).await,
+        Command::Rollout(a) => cmd::rollout::run(&Ctx::connect(&cli.global).await?, a).await,
+        Command::Expose(a) => cmd::expose::run(&Ctx::connect(&cli.global).await?, a).await,
+        Command::Label(a) => cmd::label::run(&Ctx::connect(&cli.global).await?, a).await,
+        Command::Annotate(a) => cmd::annotate::run(&Ctx::connect(&cli.global).await?, a).await,
+        Command::Wait(a) => cmd::wait::run(&Ctx::connect(&cli.global).await?, a).await,
+        Command::ClusterInfo(a) => {
+            cmd::cluster_info::run(&Ctx::connect(&cli.global).await?, a).await
+        }
+        Command::Version(a) => cmd::version::run(&cli.global, a).await,
+        Command::ApiResources(a) => {
+            cmd::api_resources::run(&Ctx::connect(&cli.global).await?, a).await
+        }
+        Command::Explain(a) => cmd::explain::run(&Ctx::connect(&cli.global).await?, a).await,
+        Command::Config(a) => cmd::config::run(&cli.global, a).await,
     }
 }
