@@ -4,7 +4,8 @@
 //! - [`BridgeNetwork`] (`bridge`, `ipam`, `routes`, `sysctl`): what the CNI `bridge` and
 //!   `host-local` plugins plus flannel's host-gw/VXLAN backends do, over netlink.
 //! - [`proxy::Proxier`]: kube-proxy's nftables mode — a pure data model of Services and
-//!   endpoints in, minimal atomic `nft -f -` transactions out.
+//!   endpoints in, minimal atomic nftables transactions out (libnftables in-process, or
+//!   `nft -f -`).
 //!
 //! Everything that touches the kernel can be pointed at another network namespace
 //! ([`BridgeConfig::host_netns`], [`proxy::ProxierConfig::netns`]); the tests build whole
@@ -13,6 +14,7 @@
 pub mod bridge;
 pub mod cidr;
 pub mod ipam;
+mod libnft;
 pub mod netns;
 pub mod nft;
 pub mod nl;

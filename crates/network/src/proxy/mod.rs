@@ -10,8 +10,10 @@
 //! clients fail at once instead of timing out.
 //!
 //! [`Proxier::sync`] keeps the previous input and plan per Service, replans only Services
-//! whose input changed and sends one `nft -f -` transaction with just the difference; the
-//! first sync rebuilds the table in one transaction (a full resync).
+//! whose input changed and sends one nftables transaction with just the difference; the
+//! first sync rebuilds the table in one transaction (a full resync). Transactions go through
+//! one long-lived libnftables context (see [`crate::nft`]): spawning `nft` per change
+//! cost more than the change itself.
 
 pub mod model;
 pub mod plan;
@@ -84,6 +86,26 @@ struct Changed<'a> {
     slices: Vec<&'a EndpointSlice>,
 }
 
+/// The slices of one Service (a chain through `next` in [`Proxier::prepare`]) and whether
+/// the Service was listed.
+struct Group {
+    head: usize,
+    seen: bool,
+}
+
+impl Group {
+    const END: usize = usize::MAX;
+}
+
+impl Default for Group {
+    fn default() -> Self {
+        Group {
+            head: Group::END,
+            seen: false,
+        }
+    }
+}
+
 /// A computed, not yet applied, sync.
 struct Prepared {
     script: String,
@@ -147,7 +169,7 @@ impl Proxier {
         self.sync_with(services, slices, |script| nft.apply(script))
     }
 
-    /// [`Proxier::sync`] with the transaction handed to `apply` instead of `nft` (tests
+    /// [`Proxier::sync`] with the transaction handed to `apply` instead of nftables (tests
     /// inspect the scripts this way).
     pub fn sync_with(
         &mut self,
@@ -203,13 +225,23 @@ impl Proxier {
     /// element owners as if it will be applied; a failed apply resets them.
     fn prepare(&mut self, services: &[Service], slices: &[EndpointSlice]) -> Prepared {
         let full = self.last_full.is_none();
-        let mut by_service: HashMap<(&str, &str), Vec<&EndpointSlice>> = HashMap::new();
-        for s in slices {
-            by_service
+        // Slices by Service as chains of indices into `slices`, so that grouping allocates
+        // nothing per Service; the same map marks the Services seen (duplicates, removals).
+        let mut groups: HashMap<(&str, &str), Group> =
+            HashMap::with_capacity(services.len().max(slices.len()));
+        let mut next = vec![Group::END; slices.len()];
+        for (i, s) in slices.iter().enumerate().rev() {
+            let g = groups
                 .entry((s.namespace.as_str(), s.service_name.as_str()))
-                .or_default()
-                .push(s);
+                .or_default();
+            next[i] = g.head;
+            g.head = i;
         }
+        let next = &next;
+        let chain = move |head: usize| {
+            let more = |i: usize| Some(i).filter(|&i| i != Group::END);
+            std::iter::successors(more(head), move |&i| more(next[i])).map(|i| &slices[i])
+        };
         let empty = ServicePlan::default();
         let mut stats = SyncStats {
             full,
@@ -223,23 +255,24 @@ impl Proxier {
         }
         let owners = &mut self.owners;
         let mut changed: BTreeMap<ServiceKey, Changed> = BTreeMap::new();
-        let mut live: HashSet<(&str, &str)> = HashSet::with_capacity(services.len());
         // Lookups go through one reused buffer: the unchanged majority costs no allocation.
         let mut key = String::new();
         let mut still_applied = 0usize;
 
         for svc in services {
-            if !live.insert((svc.namespace.as_str(), svc.name.as_str())) {
+            let group = groups
+                .entry((svc.namespace.as_str(), svc.name.as_str()))
+                .or_default();
+            if group.seen {
                 tracing::warn!(service = %format!("{}/{}", svc.namespace, svc.name), "Service listed twice; using the first");
                 continue;
             }
+            group.seen = true;
+            let head = group.head;
             key.clear();
             key.push_str(&svc.namespace);
             key.push('/');
             key.push_str(&svc.name);
-            let my_slices: &[&EndpointSlice] = by_service
-                .get(&(svc.namespace.as_str(), svc.name.as_str()))
-                .map_or(&[], Vec::as_slice);
             let prev = if full {
                 None
             } else {
@@ -247,22 +280,24 @@ impl Proxier {
             };
             if let Some(prev) = prev {
                 still_applied += 1;
+                let mut now = chain(head);
                 if prev.service == *svc
-                    && prev.slices.len() == my_slices.len()
-                    && prev.slices.iter().zip(my_slices).all(|(a, b)| a == *b)
+                    && prev.slices.iter().all(|a| now.next() == Some(a))
+                    && now.next().is_none()
                 {
                     // Unchanged input: nothing to plan, nothing to write.
                     continue;
                 }
             }
-            let plan = plan::plan_service(&self.plan_cfg, svc, my_slices);
+            let my_slices: Vec<&EndpointSlice> = chain(head).collect();
+            let plan = plan::plan_service(&self.plan_cfg, svc, &my_slices);
             changed.insert(
                 key.clone(),
                 Changed {
                     prev,
                     plan,
                     service: svc,
-                    slices: my_slices.to_vec(),
+                    slices: my_slices,
                 },
             );
         }
@@ -274,7 +309,7 @@ impl Proxier {
                 .keys()
                 .filter(|k| {
                     let (ns, name) = k.split_once('/').unwrap_or((k.as_str(), ""));
-                    !live.contains(&(ns, name))
+                    !groups.get(&(ns, name)).is_some_and(|g| g.seen)
                 })
                 .cloned()
                 .collect()

@@ -251,3 +251,36 @@ fn conflicting_keys_are_not_stolen() {
     assert!(!script.contains("endpoints"), "{script}");
     assert!(script.contains("delete element ip rkube-proxy hairpin { 10.42.0.6 . 10.42.0.6 }"));
 }
+
+#[test]
+fn several_slices_per_service_and_duplicates() {
+    let mut p = proxier();
+    let services = vec![svc("web", "10.43.0.10", 80), svc("web", "10.43.0.99", 80)];
+    let mut slices = vec![
+        slice("web", 8080, &[("10.42.0.5", "node-a")]),
+        slice("other", 8080, &[("10.42.0.7", "node-a")]),
+        slice("web", 8080, &[("10.42.1.5", "node-b")]),
+    ];
+    let (script, stats) = sync(&mut p, &services, &slices);
+    assert_eq!(stats.changed_services, 1, "the second listing is skipped");
+    assert!(!script.contains("10.43.0.99"), "{script}");
+    assert!(
+        script.contains("goto pick-2"),
+        "both slices merged:\n{script}"
+    );
+
+    let (script, _) = sync(&mut p, &services, &slices);
+    assert_eq!(script, "", "no change, no transaction");
+
+    // A change in the second slice, or one slice fewer, is a change.
+    slices[2].endpoints[0].ready = false;
+    let (script, stats) = sync(&mut p, &services, &slices);
+    assert_eq!(stats.changed_services, 1);
+    assert!(script.contains("goto pick-1"), "{script}");
+    slices[2].endpoints[0].ready = true;
+    sync(&mut p, &services, &slices);
+    slices.pop();
+    let (script, stats) = sync(&mut p, &services, &slices);
+    assert_eq!(stats.changed_services, 1);
+    assert!(script.contains("goto pick-1"), "{script}");
+}
