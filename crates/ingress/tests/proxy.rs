@@ -36,6 +36,24 @@ async fn routes_by_host_and_path_with_404_default() {
 }
 
 #[tokio::test]
+async fn keep_alive_endpoints_serve_many_requests_on_one_connection() {
+    let a = backend("keepalive").await;
+    let w = World::default().backend("sa", &[a]).ingress(ingress(
+        "i",
+        json!({}),
+        json!({"rules": [rule(None, "/", "Prefix", "sa")]}),
+    ));
+    let h = Harness::start(&w).await;
+    for i in 0..5 {
+        let r = get(h.http, "foo.com", &format!("/n{i}")).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.json()["path"], format!("/n{i}"));
+    }
+    // The first request's connection was driven by its own task, then pooled.
+    assert_eq!(accepted("keepalive"), 1);
+}
+
+#[tokio::test]
 async fn no_endpoints_is_503_and_dead_endpoint_is_retried() {
     let (a, dead) = (backend("a").await, dead_port().await);
     let w = World::default()

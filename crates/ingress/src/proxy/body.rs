@@ -10,21 +10,22 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::combinators::BoxBody;
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use tokio::time::{Instant, Sleep};
 
+use super::upstream::Driver;
 use crate::ratelimit::ConnGuard;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-pub type ProxyBody = BoxBody<Bytes, BoxError>;
+pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
 
 pub fn empty() -> ProxyBody {
-    Empty::new().map_err(|e| match e {}).boxed()
+    Empty::new().map_err(|e| match e {}).boxed_unsync()
 }
 
 pub fn full(b: impl Into<Bytes>) -> ProxyBody {
-    Full::new(b.into()).map_err(|e| match e {}).boxed()
+    Full::new(b.into()).map_err(|e| match e {}).boxed_unsync()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,22 +95,63 @@ where
 #[error("upstream read timed out after {0:?}")]
 pub struct ReadTimeout(pub Duration);
 
-/// The upstream response body: aborts after `timeout` without data and keeps the client's
-/// connection-limit slot until the response is finished.
+/// A fresh upstream connection driven by the response body that reads from it; when the
+/// response ends with the connection still open, `on_idle` gets the driver (to run it on a
+/// task of its own and pool the connection).
+pub struct Reuse {
+    driver: Driver,
+    on_idle: Option<Box<dyn FnOnce(Driver) + Send>>,
+}
+
+impl Reuse {
+    pub fn new(driver: Driver, on_idle: Box<dyn FnOnce(Driver) + Send>) -> Self {
+        Reuse {
+            driver,
+            on_idle: Some(on_idle),
+        }
+    }
+
+    /// Polls the connection; true once it has ended.
+    fn poll_ended(&mut self, cx: &mut Context<'_>) -> bool {
+        self.driver.as_mut().poll(cx).is_ready()
+    }
+
+    /// The response is complete: pool the connection unless it ends right away.
+    /// (Dropping a `Reuse` instead closes the connection.)
+    fn finish(mut self, cx: &mut Context<'_>) {
+        if self.poll_ended(cx) {
+            return;
+        }
+        if let Some(f) = self.on_idle.take() {
+            f(self.driver);
+        }
+    }
+}
+
+/// The upstream response body: aborts after `timeout` without data, keeps the client's
+/// connection-limit slot until the response is finished, and drives the upstream
+/// connection when the request's task owns it.
 pub struct Upstream<B> {
     inner: B,
     timeout: Duration,
     sleep: Pin<Box<Sleep>>,
     _guard: Option<ConnGuard>,
+    reuse: Option<Reuse>,
 }
 
 impl<B> Upstream<B> {
-    pub fn new(inner: B, timeout: Duration, guard: Option<ConnGuard>) -> Self {
+    pub fn new(
+        inner: B,
+        timeout: Duration,
+        guard: Option<ConnGuard>,
+        reuse: Option<Reuse>,
+    ) -> Self {
         Upstream {
             inner,
             timeout,
             sleep: Box::pin(tokio::time::sleep(timeout)),
             _guard: guard,
+            reuse,
         }
     }
 }
@@ -127,8 +169,26 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
+        if let Some(r) = this.reuse.as_mut() {
+            if r.poll_ended(cx) {
+                this.reuse = None;
+            }
+        }
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(r) => {
+                if r.is_none() {
+                    if let Some(reuse) = this.reuse.take() {
+                        reuse.finish(cx);
+                    }
+                    return Poll::Ready(None);
+                }
+                // A body of known length is complete with its last frame; the server may
+                // not poll again, so the connection is handed on now.
+                if this.inner.is_end_stream() {
+                    if let Some(reuse) = this.reuse.take() {
+                        reuse.finish(cx);
+                    }
+                }
                 let deadline = Instant::now() + this.timeout;
                 this.sleep.as_mut().reset(deadline);
                 Poll::Ready(r.map(|f| f.map_err(Into::into)))
@@ -141,7 +201,9 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        // While this body drives the connection it must be polled to its end, so the
+        // connection can be pooled.
+        self.reuse.is_none() && self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {

@@ -11,7 +11,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use super::body::{self, ProxyBody};
-use super::upstream::{Key, Sender};
+use super::upstream::{Driver, Key, Sender};
 use super::Inner;
 use crate::annotations::{BackendProtocol, Options};
 use crate::model::{self, Route};
@@ -250,8 +250,8 @@ fn upstream_request(
         body::empty()
     } else {
         match opts.body_size {
-            Some(limit) => body::Limited::new(incoming, limit, exceeded.clone()).boxed(),
-            None => incoming.map_err(Into::into).boxed(),
+            Some(limit) => body::Limited::new(incoming, limit, exceeded.clone()).boxed_unsync(),
+            None => incoming.map_err(Into::into).boxed_unsync(),
         }
     };
     let mut out = Request::new(body);
@@ -302,9 +302,13 @@ async fn forward(
         } else {
             inner.upstreams.checkout(key)
         };
-        let sender = match pooled {
-            Some(s) => s,
-            None => match inner.upstreams.connect(key, opts.connect_timeout).await {
+        let (sender, driver) = match pooled {
+            Some(s) => (s, None),
+            None => match inner
+                .upstreams
+                .connect(key, opts.connect_timeout, !upgrade)
+                .await
+            {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::warn!(backend = %backend.name, error = %e, "endpoint failed, trying next");
@@ -313,21 +317,25 @@ async fn forward(
                 }
             },
         };
-        match send(inner, key, sender, up_req, opts, upgrade).await {
-            Sent::Response(resp) => {
+        match send(inner, key, sender, driver, up_req, opts, upgrade).await {
+            Sent::Response(resp, reuse) => {
                 let set_cookie = affinity
                     .filter(|_| sticky != Some((start + attempt) % n))
                     .map(|a| (a, affinity_value(&addr)));
-                return respond(resp, set_cookie, route, client_upgrade, guard, opts);
+                return respond(resp, reuse, set_cookie, route, client_upgrade, guard, opts);
             }
             Sent::Unsent(r) => {
                 // A pooled connection closed by the endpoint meanwhile; the request was
                 // not written, so it can go to a fresh connection.
                 up_req = r;
-                match inner.upstreams.connect(key, opts.connect_timeout).await {
-                    Ok(s) => match send(inner, key, s, up_req, opts, upgrade).await {
-                        Sent::Response(resp) => {
-                            return respond(resp, None, route, client_upgrade, guard, opts)
+                match inner
+                    .upstreams
+                    .connect(key, opts.connect_timeout, !upgrade)
+                    .await
+                {
+                    Ok((s, d)) => match send(inner, key, s, d, up_req, opts, upgrade).await {
+                        Sent::Response(resp, reuse) => {
+                            return respond(resp, reuse, None, route, client_upgrade, guard, opts)
                         }
                         Sent::Unsent(_) => return status(StatusCode::BAD_GATEWAY),
                         Sent::Failed(code) => return status(code),
@@ -351,35 +359,50 @@ async fn forward(
 }
 
 enum Sent {
-    Response(Response<Incoming>),
+    /// The response, and the connection's driver when the request's task drives it.
+    Response(Response<Incoming>, Option<body::Reuse>),
     Unsent(Request<ProxyBody>),
     Failed(StatusCode),
 }
 
 async fn send(
-    inner: &Inner,
+    inner: &Arc<Inner>,
     key: Key,
     mut sender: Sender,
+    mut driver: Option<Driver>,
     req: Request<ProxyBody>,
     opts: &Options,
     upgrade: bool,
 ) -> Sent {
-    if sender.ready().await.is_err() {
+    if driven(&mut driver, sender.ready()).await.is_err() {
         return Sent::Unsent(req);
     }
     let fut = sender.try_send_request(req);
     let deadline = opts.send_timeout + opts.read_timeout;
-    match tokio::time::timeout(deadline, fut).await {
+    match tokio::time::timeout(deadline, driven(&mut driver, fut)).await {
         Err(_) => {
             tracing::warn!(upstream = %key.addr, "upstream timed out");
             Sent::Failed(StatusCode::GATEWAY_TIMEOUT)
         }
-        Ok(Ok(resp)) => {
-            if !upgrade {
-                inner.upstreams.checkin(key, sender);
+        Ok(Ok(resp)) => match driver {
+            Some(driver) => {
+                let inner = inner.clone();
+                let reuse = body::Reuse::new(
+                    driver,
+                    Box::new(move |driver| {
+                        tokio::spawn(driver);
+                        inner.upstreams.checkin(key, sender);
+                    }),
+                );
+                Sent::Response(resp, Some(reuse))
             }
-            Sent::Response(resp)
-        }
+            None => {
+                if !upgrade {
+                    inner.upstreams.checkin(key, sender);
+                }
+                Sent::Response(resp, None)
+            }
+        },
         Ok(Err(mut e)) => match e.take_message() {
             Some(r) => Sent::Unsent(r),
             None => {
@@ -390,8 +413,25 @@ async fn send(
     }
 }
 
+/// Awaits `fut` while also driving the connection's I/O when this task owns it. The
+/// driver ending (the endpoint closed) does not end the wait: `fut` then fails by itself.
+async fn driven<F: std::future::Future>(driver: &mut Option<Driver>, fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        if let Some(d) = driver.as_mut() {
+            if d.as_mut().poll(cx).is_ready() {
+                *driver = None;
+            }
+        }
+        fut.as_mut().poll(cx)
+    })
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
 fn respond(
     mut resp: Response<Incoming>,
+    reuse: Option<body::Reuse>,
     set_cookie: Option<(&crate::annotations::Affinity, String)>,
     route: &Route,
     client_upgrade: Option<hyper::upgrade::OnUpgrade>,
@@ -434,6 +474,6 @@ fn respond(
             parts.headers.append(header::SET_COOKIE, v);
         }
     }
-    let body = body::Upstream::new(incoming, opts.read_timeout, guard).boxed();
+    let body = body::Upstream::new(incoming, opts.read_timeout, guard, reuse).boxed_unsync();
     Response::from_parts(parts, body)
 }

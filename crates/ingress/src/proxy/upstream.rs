@@ -3,7 +3,9 @@
 //! itself (round robin, affinity, retry on another one when a connect fails).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,6 +40,13 @@ pub enum ConnectError {
 }
 
 pub type Sender = http1::SendRequest<ProxyBody>;
+
+/// A fresh connection's I/O, driven by the task of the request that opened it rather than
+/// by a task of its own: with endpoints that close after every response (busybox httpd, many
+/// small servers) that saves a spawn and two cross-task wake-ups per request. The request's
+/// response body keeps driving it; if the endpoint keeps the connection alive, it is handed
+/// to a task of its own and pooled when the response ends (see `body::Upstream`).
+pub type Driver = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 pub struct Upstreams {
     /// Live connections per endpoint. A connection stays listed while it serves a response
@@ -95,8 +104,15 @@ impl Upstreams {
         }
     }
 
-    /// Opens a new connection (not pooled until checked in).
-    pub async fn connect(&self, key: Key, timeout: Duration) -> Result<Sender, ConnectError> {
+    /// Opens a new connection (not pooled until checked in). With `inline`, the connection's
+    /// [`Driver`] is returned for the caller to poll; otherwise it runs on a task of its own
+    /// (with HTTP upgrades enabled).
+    pub async fn connect(
+        &self,
+        key: Key,
+        timeout: Duration,
+        inline: bool,
+    ) -> Result<(Sender, Option<Driver>), ConnectError> {
         let addr = key.addr;
         let tcp = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
             Err(_) => return Err(ConnectError::Timeout(addr)),
@@ -111,9 +127,9 @@ impl Upstreams {
                 .await
                 .map_err(|_| ConnectError::Timeout(addr))?
                 .map_err(|e| ConnectError::Tls(addr, e))?;
-            handshake(addr, TokioIo::new(tls)).await
+            handshake(addr, TokioIo::new(tls), inline).await
         } else {
-            handshake(addr, TokioIo::new(tcp)).await
+            handshake(addr, TokioIo::new(tcp), inline).await
         }
     }
 }
@@ -124,7 +140,11 @@ impl Default for Upstreams {
     }
 }
 
-async fn handshake<T>(addr: SocketAddr, io: T) -> Result<Sender, ConnectError>
+async fn handshake<T>(
+    addr: SocketAddr,
+    io: T,
+    inline: bool,
+) -> Result<(Sender, Option<Driver>), ConnectError>
 where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -132,12 +152,20 @@ where
         .handshake(io)
         .await
         .map_err(|e| ConnectError::Handshake(addr, e))?;
+    if inline {
+        let driver: Driver = Box::pin(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(upstream = %addr, error = %e, "upstream connection ended");
+            }
+        });
+        return Ok((sender, Some(driver)));
+    }
     tokio::spawn(async move {
         if let Err(e) = conn.with_upgrades().await {
             tracing::debug!(upstream = %addr, error = %e, "upstream connection ended");
         }
     });
-    Ok(sender)
+    Ok((sender, None))
 }
 
 #[derive(Debug)]

@@ -38,6 +38,17 @@ fn full(s: impl Into<Bytes>) -> Body {
     Full::new(s.into()).boxed()
 }
 
+static ACCEPTED: std::sync::Mutex<std::collections::BTreeMap<&'static str, usize>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// How many connections the backend called `name` has accepted.
+pub fn accepted(name: &'static str) -> usize {
+    ACCEPTED
+        .lock()
+        .map(|m| m.get(name).copied().unwrap_or(0))
+        .unwrap_or(0)
+}
+
 /// A backend answering with JSON `{backend, path, method, headers, body_len}`; `/stream`
 /// sends 5 chunks 300 ms apart, `/sleep` answers after 3 s, `/ws` upgrades and echoes.
 pub async fn backend(name: &'static str) -> SocketAddr {
@@ -46,6 +57,9 @@ pub async fn backend(name: &'static str) -> SocketAddr {
     tokio::spawn(async move {
         loop {
             let Ok((s, _)) = l.accept().await else { return };
+            if let Ok(mut m) = ACCEPTED.lock() {
+                *m.entry(name).or_default() += 1;
+            }
             tokio::spawn(async move {
                 let svc = service_fn(move |req| handle_backend(name, req));
                 let _ = hyper::server::conn::http1::Builder::new()
