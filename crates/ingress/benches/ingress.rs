@@ -149,8 +149,9 @@ fn run() -> Result<(), String> {
             .map(|s| !s.success())
             .unwrap_or(true)
         {
-            println!("ingress bench skipped: `{tool}` not installed (apt-get install wrk nginx-light busybox-static)");
-            return Ok(());
+            return Err(format!(
+                "`{tool}` is not installed (scripts/install-deps.sh installs wrk, nginx-light and busybox-static)"
+            ));
         }
     }
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -192,28 +193,29 @@ fn run() -> Result<(), String> {
         return Err("nginx did not start".into());
     }
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
     let cancel = CancellationToken::new();
-    let rk_port = rt.block_on(async {
-        let mut table = RoutingTable::default();
-        let be: SocketAddr = ([127, 0, 0, 1], be_port).into();
-        table.host_mut(None).push(Route {
-            path: PathMatch::prefix("/"),
-            backend: Arc::new(Backend::new("bench/httpd:80", vec![be])),
-            ingress: Arc::new(IngressInfo::new("bench/ing", Options::default())),
-        });
-        let (proxy, _table) = Proxy::from_table(table.finish(), None);
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let port = l.local_addr()?.port();
-        let c = cancel.clone();
-        tokio::spawn(async move { proxy.serve(l, None, c).await });
-        Ok::<_, std::io::Error>(port)
+    let mut table = RoutingTable::default();
+    let be: SocketAddr = ([127, 0, 0, 1], be_port).into();
+    table.host_mut(None).push(Route {
+        path: PathMatch::prefix("/"),
+        backend: Arc::new(Backend::new("bench/httpd:80", vec![be])),
+        ingress: Arc::new(IngressInfo::new("bench/ing", Options::default())),
     });
-    let rk_port = rk_port.map_err(|e| e.to_string())?;
+    let (proxy, _table) = Proxy::from_table(table.finish(), None);
+    let rk_port = free_port().map_err(|e| e.to_string())?;
+    // Served as the agent serves it: one single-threaded worker per core.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let _threads = proxy
+        .serve_workers(
+            ([127, 0, 0, 1], rk_port).into(),
+            None,
+            cancel.clone(),
+            workers,
+        )
+        .map_err(|e| e.to_string())?;
+    if !wait_listening(rk_port) {
+        return Err("rkube-ingress did not start".into());
+    }
 
     println!("wrk -t2 -c{conns} -d{secs}s, 612-byte file from busybox httpd on 127.0.0.1");
     let targets = [

@@ -80,22 +80,24 @@ pub async fn run(
     let table: SharedTable = Arc::new(ArcSwap::from_pointee(model::RoutingTable::default()));
     let proxy = Proxy::new(table.clone(), cfg.https.map(|a| a.port()));
     let mut tasks = tokio::task::JoinSet::new();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut threads = Vec::new();
     if let Some(addr) = cfg.http {
-        let l = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| Error::Bind { addr, source })?;
-        tracing::info!(%addr, "ingress HTTP listening");
-        let (p, c) = (proxy.clone(), cancel.clone());
-        tasks.spawn(async move { p.serve(l, None, c).await });
+        threads.extend(
+            proxy
+                .serve_workers(addr, None, cancel.clone(), workers)
+                .map_err(|source| Error::Bind { addr, source })?,
+        );
+        tracing::info!(%addr, workers, "ingress HTTP listening");
     }
     if let Some(addr) = cfg.https {
-        let l = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| Error::Bind { addr, source })?;
-        tracing::info!(%addr, "ingress HTTPS listening");
         let server_cfg = certs.server_config()?;
-        let (p, c) = (proxy.clone(), cancel.clone());
-        tasks.spawn(async move { p.serve(l, Some(server_cfg), c).await });
+        threads.extend(
+            proxy
+                .serve_workers(addr, Some(server_cfg), cancel.clone(), workers)
+                .map_err(|source| Error::Bind { addr, source })?,
+        );
+        tracing::info!(%addr, workers, "ingress HTTPS listening");
     }
     if cfg.ensure_ingress_class {
         let (cl, c) = (client.clone(), cancel.clone());
@@ -104,5 +106,12 @@ pub async fn run(
     watch::run(client, &cfg, table, certs, cancel.clone()).await;
     cancel.cancel();
     while tasks.join_next().await.is_some() {}
+    // The workers drain their connections (bounded) and end.
+    let _ = tokio::task::spawn_blocking(move || {
+        for t in threads {
+            let _ = t.join();
+        }
+    })
+    .await;
     Ok(())
 }

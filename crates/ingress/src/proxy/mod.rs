@@ -23,6 +23,9 @@ use crate::ratelimit::Limiter;
 /// Time a client gets to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a stopping listener waits for its open connections to finish.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The table handle shared by the watch layer (writer) and the proxy (reader).
 pub type SharedTable = Arc<ArcSwap<RoutingTable>>;
 
@@ -58,13 +61,91 @@ impl Proxy {
         (Self::new(shared.clone(), https_port), shared)
     }
 
+    /// Serves `addr` on `workers` threads until `cancel`, each with a single-threaded
+    /// runtime and a listening socket of its own (SO_REUSEPORT spreads connections): as
+    /// nginx's worker processes do, a connection lives on one thread from accept to close,
+    /// with no work stealing or cross-thread wake-ups, and the data plane does not compete
+    /// with the agent's other tasks for a runtime. Returns once every worker listens;
+    /// the threads end after `cancel`, when their connections have drained (10 s at most).
+    pub fn serve_workers(
+        &self,
+        addr: SocketAddr,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        cancel: CancellationToken,
+        workers: usize,
+    ) -> std::io::Result<Vec<std::thread::JoinHandle<()>>> {
+        let mut handles = Vec::new();
+        // Port 0: the first worker picks the port, the others join it.
+        let mut addr = addr;
+        for i in 0..workers.max(1) {
+            let (tx, rx) = std::sync::mpsc::channel::<std::io::Result<SocketAddr>>();
+            let (proxy, tls, stop) = (self.clone(), tls.clone(), cancel.clone());
+            let h = std::thread::Builder::new()
+                .name(format!("ingress-{}-{i}", addr.port()))
+                .spawn(move || {
+                    let rt = match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => rt,
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    rt.block_on(async move {
+                        let listener = match reuseport_listener(addr) {
+                            Ok(l) => l,
+                            Err(e) => {
+                                let _ = tx.send(Err(e));
+                                return;
+                            }
+                        };
+                        let _ = tx.send(listener.local_addr());
+                        proxy.serve(listener, tls, stop).await;
+                    });
+                })?;
+            match rx.recv() {
+                Ok(Ok(bound)) => {
+                    addr = bound;
+                    handles.push(h);
+                }
+                Ok(Err(e)) => {
+                    cancel.cancel();
+                    return Err(e);
+                }
+                Err(_) => {
+                    cancel.cancel();
+                    return Err(std::io::Error::other("ingress worker thread died"));
+                }
+            }
+        }
+        Ok(handles)
+    }
+
     /// Serves `listener` until `cancel`, terminating TLS with `tls` when given. Connections
-    /// already open finish their requests (graceful shutdown) after cancellation.
+    /// already open finish their requests (graceful shutdown) after cancellation; this
+    /// returns when they are done, or after 10 s.
     pub async fn serve(
         &self,
         listener: TcpListener,
         tls: Option<Arc<rustls::ServerConfig>>,
         cancel: CancellationToken,
+    ) {
+        let open = Arc::new(());
+        self.accept_loop(listener, tls, cancel, &open).await;
+        let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+        while Arc::strong_count(&open) > 1 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn accept_loop(
+        &self,
+        listener: TcpListener,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        cancel: CancellationToken,
+        open: &Arc<()>,
     ) {
         let local_port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
@@ -85,7 +166,9 @@ impl Proxy {
             let inner = self.inner.clone();
             let cancel = cancel.clone();
             let acceptor = acceptor.clone();
+            let open = open.clone();
             tokio::spawn(async move {
+                let _open = open;
                 let https = acceptor.is_some();
                 let conn = handler::Conn {
                     peer,
@@ -130,6 +213,19 @@ where
     if let Err(e) = res {
         tracing::debug!(peer = %conn.peer, error = %e, "client connection ended");
     }
+}
+
+/// A listening socket that shares `addr` with the other workers' sockets.
+fn reuseport_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_reuseport(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
 }
 
 /// Binds a listener (helper for callers that only have an address).
