@@ -8,6 +8,7 @@
 
 pub mod events;
 mod grpc_probe;
+pub mod hostports;
 pub mod images;
 pub mod network;
 pub mod node;

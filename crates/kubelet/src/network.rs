@@ -71,6 +71,7 @@ pub async fn start(
     tracing::info!(node = %name, %pod_cidr, "pod network ready");
     tokio::spawn(sync_routes(agent.clone(), bridge.clone(), cancel.clone()));
     start_dns(agent, cancel.clone()).await;
+    tokio::spawn(crate::hostports::run(agent.clone(), cancel.clone()));
     tokio::spawn(run_proxy(agent.clone(), cluster_cidr, cancel));
     Ok(Arc::new(Bridge(bridge)))
 }

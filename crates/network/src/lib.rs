@@ -13,6 +13,7 @@
 
 pub mod bridge;
 pub mod cidr;
+pub mod hostport;
 pub mod ipam;
 mod libnft;
 pub mod netns;

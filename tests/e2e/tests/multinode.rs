@@ -39,6 +39,28 @@ spec:
   nodeSelector: {kubernetes.io/hostname: NODE0}
   containers:
   - {name: c, image: busybox:e2e, command: ["sleep", "3600"]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hostport}
+spec:
+  nodeSelector: {kubernetes.io/hostname: NODE1}
+  containers:
+  - name: httpd
+    image: busybox:e2e
+    command: ["sh", "-c", "mkdir -p /www && echo hostport > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    ports: [{containerPort: 8080, hostPort: 18080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hostnet}
+spec:
+  nodeSelector: {kubernetes.io/hostname: NODE1}
+  hostNetwork: true
+  containers:
+  - name: httpd
+    image: busybox:e2e
+    command: ["sh", "-c", "mkdir -p /www && echo hostnet > /www/index.html && exec httpd -f -p 18081 -h /www"]
 "#;
 
 fn jsonpath(c: &MultiNode, args: &[&str]) -> String {
@@ -130,6 +152,41 @@ fn agents_join_and_pods_talk_across_nodes() {
     });
     // Logs and exec reach the kubelet of the other node.
     c.kubectl(&["logs", "web"]).ok();
+
+    // hostPort: the pod answers on its node's address, from outside and from a pod on the
+    // other node; a hostNetwork pod has the node's address and listens on it itself.
+    c.kubectl(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/hostport",
+        "pod/hostnet",
+        "--timeout=60s",
+    ])
+    .ok();
+    let curl = |url: &str| {
+        let out = Command::new("curl")
+            .args(["-s", "--max-time", "2", url])
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    c.wait_until(Duration::from_secs(20), "the hostPort to answer", || {
+        curl(&format!("http://{node1_ip}:18080/")) == "hostport"
+    });
+    assert_eq!(wget(&format!("http://{node1_ip}:18080/")), "hostport");
+    assert_eq!(
+        jsonpath(
+            &c,
+            &["get", "pod", "hostnet", "-o", "jsonpath={.status.podIP}"]
+        ),
+        node1_ip
+    );
+    c.wait_until(
+        Duration::from_secs(20),
+        "the hostNetwork pod to answer",
+        || curl(&format!("http://{node1_ip}:18081/")) == "hostnet",
+    );
+    assert_eq!(wget(&format!("http://{node1_ip}:18081/")), "hostnet");
 
     // A LoadBalancer gets the nodes' addresses (ServiceLB) and answers on each of them.
     c.apply(
