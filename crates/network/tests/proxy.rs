@@ -308,6 +308,48 @@ async fn external_traffic_policy_local_keeps_client_ip() {
     assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
 }
 
+#[tokio::test]
+async fn internal_traffic_policy_local_keeps_pod_traffic_on_the_node() {
+    let n = node().await;
+    let b: Vec<Ipv4Addr> = n.backends.iter().map(|(_, ip)| *ip).collect();
+    let mut cfg = ProxierConfig::new(NODE, Some("10.244.0.0/16".parse().unwrap()));
+    cfg.netns = Some(n.node.path());
+    let mut proxier = Proxier::new(cfg);
+    let cip = Ipv4Addr::new(10, 96, 1, 20);
+    let mut svc = service("internal", cip, None);
+    svc.internal_traffic_policy = TrafficPolicy::Local;
+    // b1 and b2 are on this node, b3 is said to be elsewhere.
+    let mut sl = slice("internal", &[(b[0], true), (b[1], true), (b[2], true)]);
+    sl.endpoints[2].node_name = Some("node-b".into());
+    proxier.sync(&[svc.clone()], &[sl.clone()]).unwrap();
+    let seen: BTreeSet<String> = (0..30)
+        .map(|_| {
+            let line = n
+                .client
+                .connect(sa(cip, 80), Duration::from_secs(3))
+                .unwrap();
+            line.split(' ').next().unwrap_or_default().to_string()
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        ["b1", "b2"]
+            .into_iter()
+            .map(String::from)
+            .collect::<BTreeSet<_>>(),
+        "only this node's endpoints"
+    );
+    // No endpoint on this node: the Service has none for pods here, though b3 exists.
+    for e in sl.endpoints.iter_mut() {
+        e.node_name = Some("node-b".into());
+    }
+    proxier.sync(&[svc], &[sl]).unwrap();
+    assert!(n
+        .client
+        .connect(sa(cip, 80), Duration::from_millis(500))
+        .is_err());
+}
+
 /// The table as a sorted list of its blocks, each `elements = { … }` list sorted (kernel
 /// hash sets list in hash order, chains in creation order), without shared `pick-N` chains
 /// nothing jumps to (incremental syncs keep those until the next full one).
