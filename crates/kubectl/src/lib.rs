@@ -27,9 +27,13 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
-        Err(e) => return usage_error(e),
+        Err(e) => {
+            let last = args.last().and_then(|a| a.to_str()).unwrap_or_default();
+            return usage_error(e, &command_path(&args), last);
+        }
     };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -55,7 +59,28 @@ where
 
 /// clap's own messages for help and version go to stdout with exit 0; mistakes print as
 /// kubectl prints them and exit 1.
-fn usage_error(e: clap::Error) -> ExitCode {
+/// The subcommand path the arguments name (`rollout status`), for usage hints.
+fn command_path(args: &[std::ffi::OsString]) -> String {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut path = Vec::new();
+    for a in args.iter().skip(1).filter_map(|a| a.to_str()) {
+        if a.starts_with('-') {
+            continue;
+        }
+        let Some(sub) = cmd.find_subcommand(a).cloned() else {
+            if path.is_empty() {
+                continue;
+            }
+            break;
+        };
+        path.push(a.to_string());
+        cmd = sub;
+    }
+    path.join(" ")
+}
+
+fn usage_error(e: clap::Error, path: &str, last_arg: &str) -> ExitCode {
     use clap::error::ErrorKind;
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
@@ -76,16 +101,45 @@ fn usage_error(e: clap::Error) -> ExitCode {
                     flag.trim_start_matches('-').chars().next().unwrap_or('?')
                 )
             };
-            eprintln!("error: {what}\nSee 'kubectl --help' for usage.");
+            eprintln!("error: {what}\nSee '{}' for usage.", help_for(path));
+            ExitCode::FAILURE
+        }
+        ErrorKind::InvalidValue
+            if last_arg.starts_with('-') && e.to_string().contains("a value is required") =>
+        {
+            let what = match last_arg.strip_prefix("--") {
+                Some(_) => last_arg.to_string(),
+                None => format!("'{}' in {last_arg}", last_arg.trim_start_matches('-')),
+            };
+            eprintln!(
+                "error: flag needs an argument: {what}\nSee '{}' for usage.",
+                help_for(path)
+            );
+            ExitCode::FAILURE
+        }
+        ErrorKind::InvalidSubcommand if path.is_empty() => {
+            let arg = e
+                .get(clap::error::ContextKind::InvalidSubcommand)
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            eprintln!("error: unknown command \"{arg}\" for \"kubectl\"");
             ExitCode::FAILURE
         }
         _ => {
             let text = e.render().to_string();
             let first = text.lines().next().unwrap_or_default();
             let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("error: {first}\nSee 'kubectl --help' for usage.");
+            eprintln!("error: {first}\nSee '{}' for usage.", help_for(path));
             ExitCode::FAILURE
         }
+    }
+}
+
+fn help_for(path: &str) -> String {
+    if path.is_empty() {
+        "kubectl --help".into()
+    } else {
+        format!("kubectl {path} --help")
     }
 }
 
