@@ -12,6 +12,7 @@ pub mod ctx;
 pub mod error;
 pub mod printer;
 pub mod resource;
+pub mod targets;
 
 use std::process::ExitCode;
 

@@ -16,6 +16,7 @@ pub mod expose;
 pub mod get;
 pub mod label;
 pub mod logs;
+pub mod meta_edit;
 pub mod patch;
 pub mod port_forward;
 pub mod replace;
