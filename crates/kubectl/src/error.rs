@@ -38,10 +38,44 @@ pub enum Error {
 }
 
 fn server_line(s: &StatusError) -> String {
+    if s.reason == "Invalid" {
+        return invalid_line(s);
+    }
     if s.reason.is_empty() {
         format!("Error from server: {}", s.message)
     } else {
         format!("Error from server ({}): {}", s.reason, s.message)
+    }
+}
+
+/// kubectl's framing of a 422 Invalid: `The Kind "name" is invalid: field: message`, one
+/// `* field: message` line per cause when there are several.
+fn invalid_line(s: &StatusError) -> String {
+    let details = s.details.as_ref();
+    let kind = details.and_then(|d| d["kind"].as_str()).unwrap_or_default();
+    let name = details.and_then(|d| d["name"].as_str()).unwrap_or_default();
+    let mut head = "The request is invalid".to_string();
+    if !kind.is_empty() || !name.is_empty() {
+        head = format!("The {kind} \"{name}\" is invalid");
+    }
+    let causes: Vec<String> = details
+        .and_then(|d| d["causes"].as_array())
+        .map(|cs| {
+            cs.iter()
+                .map(|c| {
+                    format!(
+                        "{}: {}",
+                        c["field"].as_str().unwrap_or_default(),
+                        c["message"].as_str().unwrap_or_default()
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    match causes.as_slice() {
+        [] => head,
+        [one] => format!("{head}: {one}"),
+        many => format!("{head}: \n* {}", many.join("\n* ")),
     }
 }
 
@@ -124,6 +158,19 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(e.to_string(), "Error from server: boom");
+        let invalid = Error::Server(StatusError {
+            reason: "Invalid".into(),
+            message: "ignored".into(),
+            code: 422,
+            details: Some(
+                serde_json::json!({"kind": "Deployment", "name": "web", "causes": [
+                {"field": "spec.replicas", "message": "Invalid value: -1: must be greater than or equal to 0"}]}),
+            ),
+        });
+        assert_eq!(
+            invalid.to_string(),
+            "The Deployment \"web\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0"
+        );
         assert_eq!(
             Error::usage("get", "bad").to_string(),
             "error: bad\nSee 'kubectl get -h' for help and examples"
