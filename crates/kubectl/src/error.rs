@@ -38,10 +38,51 @@ pub enum Error {
 }
 
 fn server_line(s: &StatusError) -> String {
+    if s.reason == "Invalid" {
+        return invalid_lines(s);
+    }
     if s.reason.is_empty() {
         format!("Error from server: {}", s.message)
     } else {
         format!("Error from server ({}): {}", s.reason, s.message)
+    }
+}
+
+/// kubectl's wording for a 422 Invalid: `The Kind "name" is invalid: field: message`, one
+/// `* field: message` line per cause when there are several.
+fn invalid_lines(s: &StatusError) -> String {
+    let Some(d) = s.details.as_ref().filter(|d| d.is_object()) else {
+        return format!("The request is invalid: {}", s.message);
+    };
+    let kind = d["kind"].as_str().unwrap_or_default();
+    let name = d["name"].as_str().unwrap_or_default();
+    let causes: Vec<String> = d["causes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            format!(
+                "{}: {}",
+                c["field"].as_str().unwrap_or_default(),
+                c["message"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    let head = if !kind.is_empty() || !name.is_empty() {
+        format!("The {kind} \"{name}\" is invalid")
+    } else {
+        "The request is invalid".to_string()
+    };
+    match causes.as_slice() {
+        [] => head,
+        [one] => format!("{head}: {one}"),
+        many => format!(
+            "{head}: \n{}",
+            many.iter()
+                .map(|c| format!("* {c}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
     }
 }
 
@@ -124,6 +165,33 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(e.to_string(), "Error from server: boom");
+        let invalid = |details| {
+            Error::Server(StatusError {
+                reason: "Invalid".into(),
+                message: "Pod \"p\" is invalid: ...".into(),
+                code: 422,
+                details,
+            })
+            .to_string()
+        };
+        assert_eq!(
+            invalid(Some(
+                serde_json::json!({"kind": "Pod", "name": "p", "causes": [
+                {"field": "spec.containers[0].image", "message": "Required value"}]})
+            )),
+            "The Pod \"p\" is invalid: spec.containers[0].image: Required value"
+        );
+        assert_eq!(
+            invalid(Some(
+                serde_json::json!({"kind": "Pod", "name": "p", "causes": [
+                {"field": "a", "message": "x"}, {"field": "b", "message": "y"}]})
+            )),
+            "The Pod \"p\" is invalid: \n* a: x\n* b: y"
+        );
+        assert_eq!(
+            invalid(None),
+            "The request is invalid: Pod \"p\" is invalid: ..."
+        );
         assert_eq!(
             Error::usage("get", "bad").to_string(),
             "error: bad\nSee 'kubectl get -h' for help and examples"
