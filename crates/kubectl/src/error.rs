@@ -39,7 +39,7 @@ pub enum Error {
 
 fn server_line(s: &StatusError) -> String {
     if s.reason == "Invalid" {
-        return invalid_line(s);
+        return invalid_lines(s);
     }
     if s.reason.is_empty() {
         format!("Error from server: {}", s.message)
@@ -48,34 +48,41 @@ fn server_line(s: &StatusError) -> String {
     }
 }
 
-/// kubectl's framing of a 422 Invalid: `The Kind "name" is invalid: field: message`, one
+/// kubectl's wording for a 422 Invalid: `The Kind "name" is invalid: field: message`, one
 /// `* field: message` line per cause when there are several.
-fn invalid_line(s: &StatusError) -> String {
-    let details = s.details.as_ref();
-    let kind = details.and_then(|d| d["kind"].as_str()).unwrap_or_default();
-    let name = details.and_then(|d| d["name"].as_str()).unwrap_or_default();
-    let mut head = "The request is invalid".to_string();
-    if !kind.is_empty() || !name.is_empty() {
-        head = format!("The {kind} \"{name}\" is invalid");
-    }
-    let causes: Vec<String> = details
-        .and_then(|d| d["causes"].as_array())
-        .map(|cs| {
-            cs.iter()
-                .map(|c| {
-                    format!(
-                        "{}: {}",
-                        c["field"].as_str().unwrap_or_default(),
-                        c["message"].as_str().unwrap_or_default()
-                    )
-                })
-                .collect()
+fn invalid_lines(s: &StatusError) -> String {
+    let Some(d) = s.details.as_ref().filter(|d| d.is_object()) else {
+        return format!("The request is invalid: {}", s.message);
+    };
+    let kind = d["kind"].as_str().unwrap_or_default();
+    let name = d["name"].as_str().unwrap_or_default();
+    let causes: Vec<String> = d["causes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            format!(
+                "{}: {}",
+                c["field"].as_str().unwrap_or_default(),
+                c["message"].as_str().unwrap_or_default()
+            )
         })
-        .unwrap_or_default();
+        .collect();
+    let head = if !kind.is_empty() || !name.is_empty() {
+        format!("The {kind} \"{name}\" is invalid")
+    } else {
+        "The request is invalid".to_string()
+    };
     match causes.as_slice() {
         [] => head,
         [one] => format!("{head}: {one}"),
-        many => format!("{head}: \n* {}", many.join("\n* ")),
+        many => format!(
+            "{head}: \n{}",
+            many.iter()
+                .map(|c| format!("* {c}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
     }
 }
 
@@ -158,18 +165,32 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(e.to_string(), "Error from server: boom");
-        let invalid = Error::Server(StatusError {
-            reason: "Invalid".into(),
-            message: "ignored".into(),
-            code: 422,
-            details: Some(
-                serde_json::json!({"kind": "Deployment", "name": "web", "causes": [
-                {"field": "spec.replicas", "message": "Invalid value: -1: must be greater than or equal to 0"}]}),
-            ),
-        });
+        let invalid = |details| {
+            Error::Server(StatusError {
+                reason: "Invalid".into(),
+                message: "Pod \"p\" is invalid: ...".into(),
+                code: 422,
+                details,
+            })
+            .to_string()
+        };
         assert_eq!(
-            invalid.to_string(),
-            "The Deployment \"web\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0"
+            invalid(Some(
+                serde_json::json!({"kind": "Pod", "name": "p", "causes": [
+                {"field": "spec.containers[0].image", "message": "Required value"}]})
+            )),
+            "The Pod \"p\" is invalid: spec.containers[0].image: Required value"
+        );
+        assert_eq!(
+            invalid(Some(
+                serde_json::json!({"kind": "Pod", "name": "p", "causes": [
+                {"field": "a", "message": "x"}, {"field": "b", "message": "y"}]})
+            )),
+            "The Pod \"p\" is invalid: \n* a: x\n* b: y"
+        );
+        assert_eq!(
+            invalid(None),
+            "The request is invalid: Pod \"p\" is invalid: ..."
         );
         assert_eq!(
             Error::usage("get", "bad").to_string(),

@@ -10,9 +10,12 @@ pub mod cli;
 pub mod cmd;
 pub mod ctx;
 pub mod error;
+pub mod manifest;
+pub mod patchgen;
 pub mod printer;
 pub mod resource;
 pub mod targets;
+pub mod write;
 
 use std::process::ExitCode;
 

@@ -103,6 +103,8 @@ impl ResourceType {
 #[derive(Default)]
 pub struct Resolver {
     discovered: Option<Vec<ResourceType>>,
+    /// Types of group-versions fetched one by one for manifests' `apiVersion`s.
+    by_version: Vec<ResourceType>,
 }
 
 impl Resolver {
@@ -269,6 +271,51 @@ impl Ctx {
     /// [`Ctx::get_json`] taking an owned path, for joining many requests.
     pub async fn get_json_owned(&self, path: String) -> Result<Value> {
         self.get_json(&path).await
+    }
+}
+
+impl Resolver {
+    /// The type of an object from its `apiVersion` and `kind` (manifests): built-ins from
+    /// the registry, anything else from the group-version's discovery document. `None`
+    /// when the server does not serve that kind in that version.
+    pub async fn resolve_kind(
+        &mut self,
+        ctx: &Ctx,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<Option<ResourceType>> {
+        let (group, version) = match api_version.split_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", api_version),
+        };
+        if let Some(r) = rkube_apimachinery::registry::builtin()
+            .iter()
+            .find(|r| r.group == group && r.version == version && r.kind == kind)
+        {
+            return Ok(Some(ResourceType::from_builtin(r)));
+        }
+        if let Some(r) = self
+            .by_version
+            .iter()
+            .find(|r| r.group == group && r.version == version && r.kind == kind)
+        {
+            return Ok(Some(r.clone()));
+        }
+        let path = if group.is_empty() {
+            format!("/api/{version}")
+        } else {
+            format!("/apis/{group}/{version}")
+        };
+        let doc = match ctx.get_json(&path).await {
+            Ok(d) => d,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut found = Vec::new();
+        collect(&doc, group, version, &mut found);
+        let hit = found.iter().find(|r| r.kind == kind).cloned();
+        self.by_version.extend(found);
+        Ok(hit)
     }
 }
 

@@ -133,6 +133,54 @@ pub fn assert_same_exit(c: &Cluster, args: &[&str]) -> (Run, Run) {
     (k, r)
 }
 
+/// For commands that change state: runs `args` with kubectl in namespace `k` and with rkube in `r` and asserts the same
+/// exit code and output (namespace names substituted).
+#[track_caller]
+pub fn same_in_ns(c: &Cluster, args: &[&str]) -> (Run, Run) {
+    let mut ka: Vec<&str> = args.to_vec();
+    ka.extend(["-n", "k"]);
+    let mut ra: Vec<&str> = args.to_vec();
+    ra.extend(["-n", "r"]);
+    let mut k = volatile_removed(c.kubectl(&ka));
+    // kubectl names itself by its binary name in some messages.
+    k.stderr = k.stderr.replace("kubectl.1.32 ", "kubectl ");
+    let r = volatile_removed(c.rkubectl(&ra));
+    let fix = |s: &str| {
+        s.replace("\"r\"", "\"k\"")
+            .replace("\\\"r\\\"", "\\\"k\\\"")
+            .replace("=r ", "=k ")
+            .replace("namespace: r\n", "namespace: k\n")
+    };
+    let show = || {
+        format!(
+            "{args:?}\n--- kubectl ({}):\n{}{}\n--- rkube ({}):\n{}{}",
+            k.code, k.stdout, k.stderr, r.code, r.stdout, r.stderr
+        )
+    };
+    assert_eq!(k.code, r.code, "exit codes differ: {}", show());
+    assert_eq!(k.stdout, fix(&r.stdout), "stdout differs: {}", show());
+    assert_eq!(k.stderr, fix(&r.stderr), "stderr differs: {}", show());
+    (k, r)
+}
+
+/// Drops the lines of printed objects that differ between any two objects (uids,
+/// timestamps, resource versions).
+pub fn volatile_removed(mut run: Run) -> Run {
+    run.stdout = run
+        .stdout
+        .lines()
+        .filter(|l| {
+            !["uid", "creationTimestamp", "resourceVersion", "time"]
+                .iter()
+                .any(|k| {
+                    l.trim_start().starts_with(&format!("{k}:")) || l.contains(&format!("\"{k}\":"))
+                })
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    run
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
