@@ -138,6 +138,26 @@ fn bad_bodies_get_kubernetes_errors() {
     ])
     .ok();
     c.kubectl(&["get", "cm", "p"]).ok();
+    // A server dry-run delete (dryRun in the DeleteOptions body) deletes nothing.
+    let r = c.kubectl(&["delete", "cm", "p", "--dry-run=server"]).ok();
+    assert_eq!(r.stdout.trim(), "configmap \"p\" deleted (server dry run)");
+    c.kubectl(&["get", "cm", "p"]).ok();
+    // A Secret's stringData is merged into data (base64) and never stored itself.
+    c.kubectl_stdin(
+        KUBECTL_1_32,
+        &["apply", "-f", "-"],
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: sd}\ndata: {a: eA==, b: eA==}\nstringData: {b: hello, c: world}\n",
+    )
+    .ok();
+    let s = c
+        .kubectl(&["get", "secret", "sd", "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(
+        s["data"],
+        serde_json::json!({"a": "eA==", "b": "aGVsbG8=", "c": "d29ybGQ="})
+    );
+    assert!(s.get("stringData").is_none(), "{s}");
     c.kubectl(&["delete", "--raw", "/api/v1/namespaces/default/configmaps"])
         .ok();
     assert_ne!(c.kubectl(&["get", "cm", "p"]).code, 0);

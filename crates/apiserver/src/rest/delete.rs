@@ -15,6 +15,8 @@ struct DeleteOptions {
     propagation: Option<String>,
     precondition_uid: Option<String>,
     precondition_rv: Option<String>,
+    /// `dryRun: ["All"]` in the body (client-go sends it there) or the query.
+    dry_run: bool,
 }
 
 fn options(ctx: &Ctx<'_>) -> Result<DeleteOptions, ApiError> {
@@ -53,6 +55,20 @@ fn options(ctx: &Ctx<'_>) -> Result<DeleteOptions, ApiError> {
             ));
         }
     }
+    let mut dry_run = ctx.query.dry_run()?;
+    for v in body
+        .get("dryRun")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if v != "All" {
+            return Err(ApiError::bad_request(format!(
+                "Invalid dry run value: {v}; the only supported value is \"All\""
+            )));
+        }
+        dry_run = true;
+    }
     if let Some(g) = grace {
         if g < 0 {
             return Err(ApiError::bad_request(format!(
@@ -71,6 +87,7 @@ fn options(ctx: &Ctx<'_>) -> Result<DeleteOptions, ApiError> {
             .pointer("/preconditions/resourceVersion")
             .and_then(Value::as_str)
             .map(str::to_string),
+        dry_run,
     })
 }
 
@@ -111,7 +128,7 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             )));
         }
     }
-    let dry_run = ctx.query.dry_run()?;
+    let dry_run = opts.dry_run;
 
     let is_pod = group.is_empty() && resource == "pods";
     let on_node = is_pod
