@@ -37,10 +37,23 @@ pub fn load_kubeconfig(flags: &GlobalFlags) -> Result<Option<Kubeconfig>> {
             .map(Some)
             .map_err(|e| Error::client(format!("stat {path}: {e}")));
     }
-    match Kubeconfig::from_env() {
-        Ok(Some(k)) => return Ok(Some(k)),
-        Ok(None) => {}
-        Err(e) => return Err(Error::client(e.to_string())),
+    if let Some(list) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
+        // As kubectl: files that do not exist are skipped, the rest merged in order; with
+        // none left the configuration is empty (not ~/.kube/config).
+        let mut merged: Option<Kubeconfig> = None;
+        for path in std::env::split_paths(&list).filter(|p| p.exists()) {
+            let next = Kubeconfig::read_from(&path).map_err(|e| {
+                Error::client(format!(
+                    "error loading config file \"{}\": {e}",
+                    path.display()
+                ))
+            })?;
+            merged = Some(match merged {
+                None => next,
+                Some(m) => m.merge(next).map_err(|e| Error::client(e.to_string()))?,
+            });
+        }
+        return Ok(merged);
     }
     let Some(home) = std::env::var_os("HOME") else {
         return Ok(None);

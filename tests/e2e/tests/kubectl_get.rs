@@ -1,6 +1,6 @@
 //! `rkube kubectl get` against real kubectl 1.32 on the same cluster.
 
-use rkube_e2e::golden::{assert_exact, assert_same};
+use rkube_e2e::golden::{assert_exact, assert_same, normalize};
 use rkube_e2e::Cluster;
 
 #[test]
@@ -64,5 +64,387 @@ fn get_prints_what_kubectl_prints() {
         &["get", "pods", "-o", "xml"],
     ] {
         assert_exact(&c, args);
+    }
+}
+
+const CONFIGMAP: &str = r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: tricky
+  labels: {app: web, "yes": "no"}
+  annotations:
+    long: "a long annotation value that goes on and on and on past the eighty column limit of go-yaml for sure"
+data:
+  script.sh: |
+    #!/bin/sh
+    echo "hello: world"
+
+    exit 0
+  trailing: "no newline\nat the end"
+  number: "123"
+  float: "1.5"
+  octal: "0777"
+  bool: "yes"
+  "on": "on"
+  empty: ""
+  "null": "null"
+  tilde: "~"
+  date: "2026-11-21"
+  time: "2026-11-21T08:26:51Z"
+  colon: "a: b"
+  hash: "a #b"
+  lead: " space"
+  star: "*x"
+  quote: "it's"
+  tab: "a\tb"
+  unicode: "héllo 😀"
+  key10: x
+  key2: y
+"#;
+
+/// Whitespace, line-break and quoting corner cases, created with apply (so the
+/// last-applied annotation, a long JSON string, is printed too).
+const APPLIED: &str = r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: applied
+  annotations:
+    note: "  leading spaces and a very long text that should be folded somewhere after eighty columns, really: yes # not a comment"
+    multi: "line one  \nline two\n\n\nline five   "
+    json: '{"a": [1, 2, {"b": "c: d"}], "e": "it''s"}'
+data:
+  crlf: "a\r\nb\r\n"
+  tabs: "\tindented\n\tmore\n"
+  lead: "\nstarts with newline"
+  ws: "   "
+  dash: "- item\n- item2"
+  longword: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa bbb"
+  quoted_long: "yes this is long enough to need folding because it goes on and on and on and on and on forever"
+  k8s: "v1.32.5"
+  ip: "10.0.0.1"
+  num_exp: "1e10"
+  inf: "-.Inf"
+  hexish: "0xdeadbeef"
+  semver: "1.2"
+  colon_space_end: "key: "
+  percent: "100%"
+  bracket_mid: "a[0]"
+  unicode_ls: "a\u2028b"
+  bom: "\ufeffbom"
+binaryData:
+  bin: AAECAwQ=
+"#;
+
+const SERVICE: &str = r#"apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {app: web}
+  ports:
+  - {name: http, port: 80, targetPort: 8080}
+  - {name: https, port: 443, targetPort: "https"}
+"#;
+
+#[test]
+fn structured_output_matches_kubectl() {
+    let c = Cluster::start(&["--disable-agent"]);
+    c.kubectl(&["apply", "-f", &c.file("cm.yaml", CONFIGMAP)])
+        .ok();
+    c.kubectl(&["apply", "-f", &c.file("applied.yaml", APPLIED)])
+        .ok();
+    c.kubectl(&["apply", "-f", &c.file("svc.yaml", SERVICE)])
+        .ok();
+    c.kubectl(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=busybox",
+        "--replicas=2",
+    ])
+    .ok();
+    c.kubectl(&["create", "deployment", "api", "--image=nginx", "--port=80"])
+        .ok();
+    c.kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        "s1",
+        "--from-literal=password=s3cr3t",
+        "--from-literal=token=123",
+    ])
+    .ok();
+    for n in ["c1", "c2", "c10"] {
+        c.kubectl(&["create", "configmap", n, &format!("--from-literal=n={n}")])
+            .ok();
+    }
+    for args in [
+        &["get", "cm", "tricky", "-o", "yaml"][..],
+        &["get", "svc", "web", "-o", "yaml"],
+        &["get", "cm", "applied", "-o", "yaml"],
+        &["get", "cm", "applied", "-o", "json"],
+        &["get", "cm", "applied", "-o", "jsonpath={.data}"],
+        &[
+            "get",
+            "cm",
+            "applied",
+            "-o",
+            "custom-columns=A:.data.tabs,B:.metadata.annotations.multi,C:.data.crlf",
+        ],
+        &["get", "deploy", "web", "-o", "yaml"],
+        &["get", "secret", "s1", "-o", "yaml"],
+        &["get", "deploy", "-o", "yaml"],
+        &["get", "cm,svc", "-o", "yaml"],
+        &[
+            "get",
+            "ns",
+            "default",
+            "-o",
+            "yaml",
+            "--show-managed-fields",
+        ],
+        &["get", "cm", "-o", "jsonpath={.items[*].metadata.name}"],
+        &[
+            "get",
+            "cm",
+            "tricky",
+            "-o",
+            "jsonpath={.data.number} {.metadata.labels}{\"\\n\"}",
+        ],
+        &[
+            "get",
+            "deploy",
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.name}:{.spec.replicas}{\"\\n\"}{end}",
+        ],
+        &[
+            "get",
+            "svc",
+            "web",
+            "-o",
+            "jsonpath={.spec.ports[?(@.name==\"https\")].port}",
+        ],
+        &[
+            "get",
+            "svc",
+            "web",
+            "-o",
+            "jsonpath={@.kind} {$.metadata.name} {.spec.ports[*].name} {.spec.ports}",
+        ],
+        &[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}{.missing}",
+        ],
+        &[
+            "get",
+            "cm",
+            "-o",
+            "jsonpath-as-json={.items[*].metadata.name}{.nope}",
+        ],
+        &["get", "cm", "tricky", "-o", "jsonpath={.data.number[0]}"],
+        &["get", "cm", "-o", "jsonpath={.items[99]}"],
+        &["get", "cm", "tricky", "-o", "jsonpath={.data"],
+        &["get", "cm", "tricky", "-o", "jsonpath="],
+        &[
+            "get",
+            "cm",
+            "-o",
+            "custom-columns=NAME:.metadata.name,DATA:.data.n,X:.nope",
+        ],
+        &[
+            "get",
+            "deploy",
+            "-o",
+            "custom-columns=N:{.metadata.name},IMG:spec.template.spec.containers[*].image",
+            "--no-headers",
+        ],
+        &[
+            "get",
+            "svc",
+            "web",
+            "-o",
+            "custom-columns=PORTS:.spec.ports[*].port,SEL:.spec.selector",
+        ],
+        &["get", "cm", "-o", "custom-columns=NAME"],
+        &["get", "cm", "--sort-by=.metadata.name", "-o", "name"],
+        &[
+            "get",
+            "cm",
+            "--sort-by=.data.n",
+            "-o",
+            "custom-columns=N:.metadata.name",
+        ],
+        &["get", "cm", "--sort-by=.nope", "-o", "name"],
+        &["get", "deploy,cm", "--sort-by=.metadata.name"],
+        &[
+            "get",
+            "cm",
+            "--sort-by={.metadata.name}",
+            "-o",
+            "custom-columns=N:.metadata.name",
+        ],
+    ] {
+        assert_exact(&c, args);
+    }
+    for args in [
+        &["get", "cm", "--sort-by=.metadata.name"][..],
+        &["get", "cm", "--sort-by=.nope"],
+        &[
+            "get",
+            "deploy",
+            "--sort-by=.spec.template.spec.containers[0].image",
+        ],
+    ] {
+        assert_same(&c, args);
+    }
+    let manifests = c.file(
+        "objs.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c1\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: nosuch\n  namespace: kube-system\n",
+    );
+    let one = c.file(
+        "one.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n",
+    );
+    for args in [
+        &["get", "-f", &manifests][..],
+        &["get", "-f", &one, "-o", "name"],
+        &["get", "-f", &one, "-o", "yaml"],
+        &["get", "-f", &one, "pods"],
+        &["get", "-f", "/nonexistent.yaml"],
+    ] {
+        assert_same(&c, args);
+    }
+    let jp = c.file("jp.txt", "{range .items[*]}{.metadata.name}{\"\\n\"}{end}");
+    let bad = c.file("bad.txt", "A B\n.a\n");
+    for output in [
+        format!("jsonpath-file={jp}"),
+        "jsonpath-file=/nonexistent".to_string(),
+        "custom-columns-file=/nonexistent".to_string(),
+        format!("custom-columns-file={bad}"),
+        "custom-columns-file=".to_string(),
+        "jsonpath-as-json=".to_string(),
+    ] {
+        assert_exact(&c, &["get", "cm", "-o", &output]);
+    }
+    let cols = c.file(
+        "cols.txt",
+        "NAME   REPLICAS\n.metadata.name {.spec.replicas}\n",
+    );
+    assert_exact(
+        &c,
+        &[
+            "get",
+            "deploy",
+            "-o",
+            &format!("custom-columns-file={cols}"),
+        ],
+    );
+}
+
+/// Starts `get ARGS` in both clients, makes the same changes, stops both and compares
+/// what they printed (ages and generated names normalised).
+fn watch_both(c: &Cluster, args: &[&str], changes: &dyn Fn(usize)) -> (String, String) {
+    use rkube_e2e::{rkube_bin, KUBECTL_1_32};
+    use std::process::Stdio;
+    let spawn = |program: &str, sub: Option<&str>| {
+        let mut cmd = c.command(program);
+        if let Some(s) = sub {
+            cmd.arg(s);
+        }
+        cmd.args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn watch")
+    };
+    let rkube = rkube_bin().display().to_string();
+    let k = spawn(KUBECTL_1_32, None);
+    let r = spawn(&rkube, Some("kubectl"));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    for step in 0..2 {
+        changes(step);
+        std::thread::sleep(std::time::Duration::from_millis(700));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let finish = |mut child: std::process::Child| {
+        child.kill().ok();
+        let o = child.wait_with_output().expect("watch output");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    (normalize(&finish(k)), normalize(&finish(r)))
+}
+
+#[test]
+fn watch_prints_what_kubectl_prints() {
+    let c = Cluster::start(&["--disable-agent"]);
+    for n in ["c1", "c2"] {
+        c.kubectl(&["create", "configmap", n, "--from-literal=a=b"])
+            .ok();
+    }
+    let cases: &[&[&str]] = &[
+        &["get", "cm", "-w"],
+        &["get", "cm", "--watch-only"],
+        &["get", "cm", "c1", "-w"],
+        &["get", "cm", "-w", "--output-watch-events"],
+        &["get", "cm", "--watch-only", "--output-watch-events"],
+        &["get", "cm", "-w", "-o", "name"],
+        &[
+            "get",
+            "cm",
+            "c1",
+            "-w",
+            "-o",
+            "yaml",
+            "--output-watch-events",
+        ],
+        &["get", "cm", "c1", "--watch-only", "-o", "json"],
+        &[
+            "get",
+            "cm",
+            "-w",
+            "-o",
+            "jsonpath={.metadata.name}{\"\\n\"}",
+        ],
+    ];
+    for (i, args) in cases.iter().enumerate() {
+        let (k, r) = watch_both(&c, args, &|step| {
+            if step == 0 {
+                c.kubectl(&[
+                    "create",
+                    "configmap",
+                    &format!("new{i}"),
+                    "--from-literal=x=y",
+                ])
+                .ok();
+            } else {
+                c.kubectl(&[
+                    "label",
+                    "configmap",
+                    "c1",
+                    &format!("step={i}"),
+                    "--overwrite",
+                ])
+                .ok();
+            }
+        });
+        assert!(
+            k.contains("c1"),
+            "kubectl printed nothing for {args:?}: {k}"
+        );
+        assert_eq!(k, r, "watch output differs for {args:?}");
+    }
+    for args in [
+        &["get", "cm,secrets", "-w"][..],
+        &["get", "cm", "c1", "nosuch", "-w"],
+        &["get", "cm", "c1", "c2", "-w"],
+    ] {
+        assert_same(&c, args);
     }
 }

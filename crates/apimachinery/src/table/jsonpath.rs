@@ -13,7 +13,7 @@ use serde_json::Value;
 
 /// A parsed path.
 #[derive(Debug, Clone)]
-pub(crate) struct JsonPath {
+pub struct JsonPath {
     segs: Vec<Seg>,
 }
 
@@ -52,15 +52,35 @@ enum Operand {
     Bool(bool),
 }
 
-/// Why a path could not be evaluated (becomes a `null` cell).
-#[derive(Debug)]
-pub(crate) struct EvalError;
+/// Why a path could not be evaluated (a `null` cell in tables; kubectl's `-o jsonpath`
+/// prints the message).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalError(pub String);
+
+impl std::fmt::Display for EvalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Go's name for the type of a decoded JSON value, as client-go's messages print it.
+fn go_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "interface {}",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float64",
+        Value::Number(_) => "int64",
+        Value::String(_) => "string",
+        Value::Array(_) => "[]interface {}",
+        Value::Object(_) => "map[string]interface {}",
+    }
+}
 
 impl JsonPath {
     /// Parses a printer-column `jsonPath`. Accepts an optional leading `$`
     /// and optional surrounding `{}` (upstream wraps the path in braces
     /// itself).
-    pub(crate) fn parse(src: &str) -> Result<JsonPath, String> {
+    pub fn parse(src: &str) -> Result<JsonPath, String> {
         let mut text = src.trim();
         if let Some(inner) = text.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
             text = inner.trim();
@@ -76,7 +96,7 @@ impl JsonPath {
     }
 
     /// Evaluates against `root`, returning all results in order.
-    pub(crate) fn find<'a>(&self, root: &'a Value) -> Result<Vec<&'a Value>, EvalError> {
+    pub fn find<'a>(&self, root: &'a Value) -> Result<Vec<&'a Value>, EvalError> {
         eval(&self.segs, vec![root])
     }
 }
@@ -357,7 +377,12 @@ fn eval<'a>(segs: &[Seg], mut cur: Vec<&'a Value>) -> Result<Vec<&'a Value>, Eva
                     match v {
                         Value::Null => {}
                         Value::Array(a) => next.extend(apply_slice(a, *slice)?),
-                        _ => return Err(EvalError),
+                        other => {
+                            return Err(EvalError(format!(
+                                "{} is not array or slice",
+                                go_type(other)
+                            )))
+                        }
                     }
                 }
             }
@@ -372,7 +397,11 @@ fn eval<'a>(segs: &[Seg], mut cur: Vec<&'a Value>) -> Result<Vec<&'a Value>, Eva
                                 }
                             }
                         }
-                        _ => return Err(EvalError),
+                        other => {
+                            return Err(EvalError(format!(
+                                "{other} is not array or slice and cannot be filtered"
+                            )))
+                        }
                     }
                 }
             }
@@ -392,6 +421,14 @@ fn collect_descendants<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
     }
 }
 
+fn out_of_bounds(index: i64, len: i64) -> EvalError {
+    EvalError(format!(
+        "array index out of bounds: index {index}, length {len}"
+    ))
+}
+
+/// client-go's slice rules: negative bounds count from the end, an empty range is
+/// allowed, and a start or end past the array is an error (no clamping).
 fn apply_slice(a: &[Value], s: Slice) -> Result<Vec<&Value>, EvalError> {
     let len = a.len() as i64;
     let mut start = s.start.unwrap_or(0);
@@ -400,7 +437,7 @@ fn apply_slice(a: &[Value], s: Slice) -> Result<Vec<&Value>, EvalError> {
     }
     if s.single {
         if start < 0 || start >= len {
-            return Err(EvalError);
+            return Err(out_of_bounds(start, len));
         }
         return Ok(vec![&a[start as usize]]);
     }
@@ -412,12 +449,17 @@ fn apply_slice(a: &[Value], s: Slice) -> Result<Vec<&Value>, EvalError> {
         return Ok(Vec::new());
     }
     if start < 0 || start >= len {
-        return Err(EvalError);
+        return Err(out_of_bounds(start, len));
     }
-    let end = end.clamp(0, len);
+    if end > len {
+        return Err(out_of_bounds(end - 1, len));
+    }
+    if end < start {
+        return Err(EvalError(format!("invalid slice index {start} > {end}")));
+    }
     let step = s.step.unwrap_or(1);
     if step <= 0 {
-        return Err(EvalError);
+        return Err(EvalError(format!("invalid slice step {step}")));
     }
     Ok((start..end)
         .step_by(step as usize)
@@ -462,9 +504,17 @@ fn basic<'a>(l: &Lit<'a>) -> Result<Basic<'a>, EvalError> {
             Value::Bool(b) => Basic::Bool(*b),
             Value::Number(n) => match n.as_i64() {
                 Some(i) => Basic::Int(i),
-                None => Basic::Float(n.as_f64().ok_or(EvalError)?),
+                None => Basic::Float(
+                    n.as_f64()
+                        .ok_or_else(|| EvalError("invalid number".into()))?,
+                ),
             },
-            _ => return Err(EvalError),
+            other => {
+                return Err(EvalError(format!(
+                    "invalid type for comparison: {}",
+                    go_type(other)
+                )))
+            }
         },
     })
 }
@@ -480,10 +530,10 @@ fn compare(op: &str, l: &Lit<'_>, r: &Lit<'_>) -> Result<bool, EvalError> {
             return match op {
                 "==" => Ok(x == y),
                 "!=" => Ok(x != y),
-                _ => Err(EvalError),
+                _ => Err(EvalError("invalid type for comparison".into())),
             }
         }
-        _ => return Err(EvalError),
+        _ => return Err(EvalError("incompatible types for comparison".into())),
     };
     Ok(match op {
         "==" => ord == Some(Ordering::Equal),
@@ -492,7 +542,7 @@ fn compare(op: &str, l: &Lit<'_>, r: &Lit<'_>) -> Result<bool, EvalError> {
         ">" => ord == Some(Ordering::Greater),
         "<=" => matches!(ord, Some(Ordering::Less | Ordering::Equal)),
         ">=" => matches!(ord, Some(Ordering::Greater | Ordering::Equal)),
-        _ => return Err(EvalError),
+        _ => return Err(EvalError(format!("unrecognized filter operator {op}"))),
     })
 }
 
@@ -505,13 +555,13 @@ fn filter_matches(f: &Filter, item: &Value) -> Result<bool, EvalError> {
     let left = match lefts.as_slice() {
         [] => return Ok(false),
         [one] => one,
-        _ => return Err(EvalError),
+        _ => return Err(EvalError("can only compare one element at a time".into())),
     };
     let rights = operand_values(&f.right, item)?;
     let right = match rights.as_slice() {
         [] => return Ok(false),
         [one] => one,
-        _ => return Err(EvalError),
+        _ => return Err(EvalError("can only compare one element at a time".into())),
     };
     compare(op, left, right)
 }

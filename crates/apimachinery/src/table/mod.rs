@@ -27,7 +27,7 @@ mod columns;
 mod crd;
 mod docs;
 pub mod duration;
-mod jsonpath;
+pub mod jsonpath;
 mod labels;
 mod printers;
 mod quantity;

@@ -3,9 +3,11 @@
 
 use std::io::Write;
 
-use futures::{AsyncBufReadExt, StreamExt};
 use http::Method;
 use serde_json::Value;
+
+mod files;
+mod watch;
 
 use crate::ctx::{query_escape, Ctx, JSON, TABLE_ACCEPT};
 use crate::error::{Error, Result};
@@ -18,6 +20,12 @@ use crate::resource::{split_type_name, Resolver, ResourceType};
 pub struct Args {
     /// TYPE[.VERSION][.GROUP] [NAME ...] | TYPE[.VERSION][.GROUP]/NAME ...
     pub args: Vec<String>,
+    /// Filename, directory, or URL to files identifying the resource to get from a server.
+    #[arg(short = 'f', long)]
+    pub filename: Vec<String>,
+    /// Process the directory used in -f, --filename recursively.
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
     /// Output format: json, yaml, name, wide, jsonpath=..., custom-columns=...
     #[arg(short = 'o', long)]
     pub output: Option<String>,
@@ -57,15 +65,31 @@ pub struct Args {
     /// If true, keep the managedFields when printing objects in JSON or YAML format.
     #[arg(long)]
     pub show_managed_fields: bool,
+    /// Sort list types using this field specification (a JSONPath expression).
+    #[arg(long)]
+    pub sort_by: Option<String>,
+    /// Output watch event objects when --watch or --watch-only is used.
+    #[arg(long)]
+    pub output_watch_events: bool,
     /// Return large lists in chunks rather than all at once.
     #[arg(long, default_value_t = 500)]
     pub chunk_size: i64,
 }
 
 /// One resource type and the names asked for (none: list).
-struct Request {
+pub(crate) struct Request {
     rt: ResourceType,
     names: Vec<String>,
+    /// The namespace of named objects when it is not the command's (`-f` manifests).
+    namespace: Option<String>,
+}
+
+impl Request {
+    /// The URL of one named object.
+    fn object_path(&self, ctx: &Ctx, name: &str) -> String {
+        let ns = self.namespace.as_deref().unwrap_or(&ctx.namespace);
+        self.rt.object_path(ns, name)
+    }
 }
 
 /// Turns `pods a b`, `deploy,svc`, `pod/a svc/b` and `all` into requests.
@@ -121,8 +145,14 @@ pub async fn requests(
 }
 
 impl Args {
-    fn list_query(&self, limit: bool) -> String {
+    pub(crate) fn list_query(&self, limit: bool) -> String {
         let mut q = Vec::new();
+        if self.sort_by.is_some()
+            && Output::parse(self.output.as_deref()).is_ok_and(|o| o.is_table())
+        {
+            // Sorting a table needs the full objects behind its rows.
+            q.push("includeObject=Object".to_string());
+        }
         if let Some(l) = &self.selector {
             q.push(format!("labelSelector={}", query_escape(l)));
         }
@@ -136,7 +166,7 @@ impl Args {
     }
 }
 
-fn with_query(path: &str, q: &str) -> String {
+pub(crate) fn with_query(path: &str, q: &str) -> String {
     if q.is_empty() {
         path.to_string()
     } else {
@@ -145,7 +175,7 @@ fn with_query(path: &str, q: &str) -> String {
 }
 
 /// Fills in `kind`/`apiVersion` on list items, which the server leaves out.
-fn typed_items(rt: &ResourceType, list: &mut Value) -> Vec<Value> {
+pub(crate) fn typed_items(rt: &ResourceType, list: &mut Value) -> Vec<Value> {
     let mut items = match list.get_mut("items").map(Value::take) {
         Some(Value::Array(a)) => a,
         _ => Vec::new(),
@@ -170,24 +200,49 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<()> {
     }
     let output = Output::parse(a.output.as_deref())?;
     let mut resolver = Resolver::new();
-    let reqs: Vec<Request> = requests(ctx, &mut resolver, "get", &a.args)
-        .await?
-        .into_iter()
-        .map(|(rt, names)| Request { rt, names })
-        .collect();
+    let reqs: Vec<Request> = if a.filename.is_empty() {
+        requests(ctx, &mut resolver, "get", &a.args)
+            .await?
+            .into_iter()
+            .map(|(rt, names)| Request {
+                rt,
+                names,
+                namespace: None,
+            })
+            .collect()
+    } else {
+        if !a.args.is_empty() {
+            return Err(Error::client("when paths, URLs, or stdin is provided as input, you may not specify resource arguments as well"));
+        }
+        let objects = files::read_objects(&a.filename, a.recursive)?;
+        files::requests(ctx, &mut resolver, &objects).await?
+    };
     let ns = if a.all_namespaces {
         None
     } else {
         Some(ctx.namespace.as_str())
     };
-    let multi = reqs.len() > 1 || a.show_kind;
+    let types = reqs
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| !reqs[..*i].iter().any(|p| p.rt == r.rt))
+        .count();
+    let multi = types > 1 || a.show_kind;
     let mut errors: Vec<Error> = Vec::new();
     let mut stdout = String::new();
     let mut printed = 0usize;
 
+    // Several names print as usual and then fail, as kubectl does.
+    let watch_many = (a.watch || a.watch_only) && reqs.len() == 1 && reqs[0].names.len() > 1;
+    if (a.watch || a.watch_only) && !watch_many {
+        let [r] = reqs.as_slice() else {
+            return Err(Error::client("you may only specify a single resource type"));
+        };
+        return watch::run(ctx, r, ns, a, &output).await;
+    }
+
     if output.is_table() {
         let mut first_group = true;
-        let mut last_rv = String::new();
         for r in &reqs {
             let opts = TableOptions {
                 wide: output == Output::Wide,
@@ -199,18 +254,22 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<()> {
             };
             let mut tables = Vec::new();
             if r.names.is_empty() {
-                if !a.watch_only {
-                    let path = with_query(&r.rt.collection_path(ns), &a.list_query(true));
-                    let t = fetch_table(ctx, &path).await?;
-                    last_rv = t["metadata"]["resourceVersion"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string();
-                    tables.push(t);
+                let path = with_query(&r.rt.collection_path(ns), &a.list_query(true));
+                let mut t = fetch_table(ctx, &path).await?;
+                if let Some(by) = &a.sort_by {
+                    if reqs.len() > 1 {
+                        // kubectl cannot sort tables of several types.
+                        let path = printer::columns::relaxed_path(by)?;
+                        return Err(Error::client(format!(
+                            "couldn't find any field with path \"{path}\" in the list of objects"
+                        )));
+                    }
+                    sort_table_rows(&mut t, by)?;
                 }
+                tables.push(t);
             } else {
                 for n in &r.names {
-                    let path = r.rt.object_path(&ctx.namespace, n);
+                    let path = r.object_path(ctx, n);
                     match fetch_table(ctx, &path).await {
                         Ok(t) => tables.push(t),
                         Err(e) if e.is_not_found() && a.ignore_not_found => {}
@@ -239,17 +298,18 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<()> {
             }
             printed += rows;
         }
+        if watch_many && !errors.is_empty() {
+            // kubectl's watch stops at the first lookup that fails.
+            stdout.clear();
+        }
         flush(&mut stdout)?;
         let listing = reqs.iter().all(|r| r.names.is_empty());
-        if printed == 0 && errors.is_empty() && listing && !a.watch && !a.watch_only {
+        if printed == 0 && errors.is_empty() && listing {
             let namespaced = reqs.iter().any(|r| r.rt.namespaced);
             eprintln!("{}", no_resources(ctx, a, namespaced));
         }
-        if (a.watch || a.watch_only) && reqs.len() == 1 {
-            report(&errors)?;
-            return watch_table(ctx, &reqs[0], ns, a, &output, &last_rv).await;
-        }
-        return report(&errors);
+        report(&errors)?;
+        return watch_many_error(watch_many);
     }
 
     // Generic printers work on full objects.
@@ -263,7 +323,7 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<()> {
             objects.extend(typed_items(&r.rt, &mut list));
         } else {
             for n in &r.names {
-                match ctx.get_json(&r.rt.object_path(&ctx.namespace, n)).await {
+                match ctx.get_json(&r.object_path(ctx, n)).await {
                     Ok(o) => objects.push(o),
                     Err(e) if e.is_not_found() && a.ignore_not_found => {}
                     Err(e) => errors.push(e),
@@ -271,12 +331,25 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<()> {
             }
         }
     }
-    if !a.show_managed_fields {
+    if !a.show_managed_fields && matches!(output, Output::Json | Output::Yaml) {
         objects.iter_mut().for_each(printer::strip_managed_fields);
     }
-    print_objects(&output, objects, single, &mut stdout)?;
+    if let Some(by) = &a.sort_by {
+        printer::columns::sort_by(&mut objects, by)?;
+    }
+    print_objects_with(&output, objects, single, a.no_headers, &mut stdout)?;
     flush(&mut stdout)?;
-    report(&errors)
+    report(&errors)?;
+    watch_many_error(watch_many)
+}
+
+fn watch_many_error(watch_many: bool) -> Result<()> {
+    if watch_many {
+        return Err(Error::client(
+            "you may only watch a single resource or type of resource at a time",
+        ));
+    }
+    Ok(())
 }
 
 /// Prints objects with a generic printer; `single` prints a lone object without a List.
@@ -286,6 +359,22 @@ pub fn print_objects(
     single: bool,
     out: &mut String,
 ) -> Result<()> {
+    print_objects_with(output, objects, single, false, out)
+}
+
+/// [`print_objects`] with `--no-headers` for custom columns.
+pub fn print_objects_with(
+    output: &Output,
+    objects: Vec<Value>,
+    single: bool,
+    no_headers: bool,
+    out: &mut String,
+) -> Result<()> {
+    if let Output::CustomColumns(spec) = output {
+        let columns = printer::columns::parse_spec(spec)?;
+        out.push_str(&printer::columns::render(&columns, &objects, no_headers)?);
+        return Ok(());
+    }
     let doc = if single && objects.len() == 1 {
         objects.into_iter().next().unwrap_or(Value::Null)
     } else {
@@ -304,10 +393,59 @@ pub fn print_objects(
                 out.push('\n');
             }
         }
+        Output::JsonPath { template, as_json } => {
+            out.push_str(&run_jsonpath(template, *as_json, &doc)?);
+        }
         other => {
             return Err(Error::client(format!(
                 "output format {other:?} is not supported yet"
             )))
+        }
+    }
+    Ok(())
+}
+
+/// Runs a `-o jsonpath` template; failures read as kubectl's, object dump included.
+pub fn run_jsonpath(template: &str, as_json: bool, doc: &Value) -> Result<String> {
+    use printer::jsonpath::{go_syntax, Template};
+    if template.is_empty() {
+        return Err(Error::client(
+            "template format specified but no template given",
+        ));
+    }
+    let t = Template::parse(template)
+        .map_err(|e| Error::client(format!("error parsing jsonpath {template}, {e}")))?;
+    t.execute(doc, as_json).map_err(|e| {
+        Error::client(format!(
+            "error executing jsonpath {}: Error executing template: {}. Printing more information for debugging the template:\n\ttemplate was:\n\t\t{template}\n\tobject given to jsonpath engine was:\n\t\t{}\n\n",
+            go_syntax(&Value::String(template.to_string())),
+            e.0,
+            go_syntax(doc)
+        ))
+    })
+}
+
+/// `--sort-by` on a Table: rows ordered by the path applied to each row's object.
+fn sort_table_rows(table: &mut Value, by: &str) -> Result<()> {
+    let Some(rows) = table.get_mut("rows").and_then(Value::as_array_mut) else {
+        return Ok(());
+    };
+    let mut objects: Vec<Value> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| serde_json::json!({"i": i, "o": r["object"]}))
+        .collect();
+    let path = printer::columns::relaxed_path(by)?;
+    let inner = path.trim_start_matches("{.");
+    if printer::columns::sort_by(&mut objects, &format!("{{.o.{inner}")).is_err() {
+        // No row has the field: kubectl then prints no rows at all.
+        rows.clear();
+        return Ok(());
+    }
+    let old = std::mem::take(rows);
+    for o in objects {
+        if let Some(i) = o["i"].as_u64() {
+            rows.push(old[i as usize].clone());
         }
     }
     Ok(())
@@ -342,7 +480,7 @@ fn no_resources(ctx: &Ctx, a: &Args, namespaced: bool) -> String {
     }
 }
 
-async fn fetch_table(ctx: &Ctx, path: &str) -> Result<Value> {
+pub(crate) async fn fetch_table(ctx: &Ctx, path: &str) -> Result<Value> {
     let b = ctx.request(Method::GET, path, TABLE_ACCEPT, None).await?;
     let v: Value = serde_json::from_slice(&b)?;
     if v["kind"] == "Table" {
@@ -382,95 +520,4 @@ fn metadata_table(v: &Value) -> Value {
         ],
         "rows": rows,
     })
-}
-
-/// `-w`: streams watch events of one type and prints each as a row (no new headers).
-async fn watch_table(
-    ctx: &Ctx,
-    r: &Request,
-    ns: Option<&str>,
-    a: &Args,
-    output: &Output,
-    rv: &str,
-) -> Result<()> {
-    let mut q = a.list_query(false);
-    if !q.is_empty() {
-        q.push('&');
-    }
-    if let [name] = r.names.as_slice() {
-        q.push_str(&format!(
-            "fieldSelector={}&",
-            query_escape(&format!("metadata.name={name}"))
-        ));
-    }
-    q.push_str("watch=true");
-    if !rv.is_empty() {
-        q.push_str(&format!("&resourceVersion={rv}"));
-    }
-    let path = format!("{}?{q}", r.rt.collection_path(ns));
-    let req = http::Request::builder()
-        .method(Method::GET)
-        .uri(&path)
-        .header(http::header::ACCEPT, TABLE_ACCEPT)
-        .body(Vec::new())
-        .map_err(|e| Error::client(e.to_string()))?;
-    let stream = ctx
-        .client()
-        .request_stream(req)
-        .await
-        .map_err(|e| Error::client(e.to_string()))?;
-    let opts = TableOptions {
-        wide: *output == Output::Wide,
-        no_headers: true,
-        with_namespace: a.all_namespaces && r.rt.namespaced,
-        show_labels: a.show_labels,
-        label_columns: a.label_columns.clone(),
-        kind_prefix: a.show_kind.then(|| r.rt.kind_prefix()),
-    };
-    let mut widths: Vec<usize> = Vec::new();
-    let mut lines = stream.lines();
-    while let Some(line) = lines.next().await {
-        let line = line?;
-        let Ok(ev) = serde_json::from_str::<Value>(&line) else {
-            continue;
-        };
-        if ev["type"] == "BOOKMARK" {
-            continue;
-        }
-        if ev["type"] == "ERROR" {
-            let s = &ev["object"];
-            println!(
-                "{}",
-                [
-                    s["status"].as_str(),
-                    s["reason"].as_str(),
-                    s["message"].as_str()
-                ]
-                .map(|x| x.unwrap_or_default())
-                .join("   ")
-            );
-            continue;
-        }
-        for row in table::rows(&ev["object"], &opts) {
-            println!("{}", remembered_widths(&mut widths, &row));
-        }
-    }
-    Ok(())
-}
-
-/// One row padded to the widths seen so far (tabwriter's RememberWidths across flushes).
-fn remembered_widths(widths: &mut Vec<usize>, row: &[String]) -> String {
-    let mut out = String::new();
-    let last = row.len().saturating_sub(1);
-    for (i, cell) in row.iter().enumerate() {
-        out.push_str(cell);
-        if i < last {
-            if widths.len() <= i {
-                widths.push(0);
-            }
-            widths[i] = widths[i].max((cell.len() + 3).max(6));
-            out.extend(std::iter::repeat_n(' ', widths[i] - cell.len()));
-        }
-    }
-    out
 }

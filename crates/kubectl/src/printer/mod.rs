@@ -1,5 +1,7 @@
 //! Output formats (`-o`): kubectl's human tables and the generic printers.
 
+pub mod columns;
+pub mod jsonpath;
 pub mod table;
 pub mod tabwriter;
 pub mod yaml;
@@ -52,6 +54,27 @@ impl Output {
                 as_json: true,
             },
             ("custom-columns", Some(c)) => Output::CustomColumns(c.into()),
+            ("custom-columns-file", Some(f)) if !f.is_empty() => {
+                Output::CustomColumns(columns::spec_from_file(f)?)
+            }
+            ("jsonpath-file", Some(f)) if !f.is_empty() => Output::JsonPath {
+                template: std::fs::read_to_string(f).map_err(|e| {
+                    Error::client(format!(
+                        "error reading --template {f}, {}",
+                        columns::go_io_error(f, &e)
+                    ))
+                })?,
+                as_json: false,
+            },
+            ("jsonpath" | "jsonpath-as-json" | "jsonpath-file" | "custom-columns" | "custom-columns-file", _)
+                if arg.is_none_or(str::is_empty) =>
+            {
+                return Err(Error::client(if name.starts_with("custom-columns") {
+                    "custom-columns format specified but no custom columns given"
+                } else {
+                    "template format specified but no template given"
+                }))
+            }
             _ => {
                 return Err(Error::client(format!(
                     "unable to match a printer suitable for the output format \"{o}\", allowed formats are: custom-columns,custom-columns-file,go-template,go-template-file,json,jsonpath,jsonpath-as-json,jsonpath-file,name,template,templatefile,wide,yaml"
@@ -69,10 +92,16 @@ impl Output {
 /// `obj` as kubectl's JSON printer writes it: four-space indent, HTML characters escaped
 /// as Go does, and a final newline.
 pub fn to_json(obj: &Value) -> String {
+    to_json_of(obj)
+}
+
+/// [`to_json`] for any serialisable value, keeping its field order (kubectl prints Go
+/// structs such as a kubeconfig in their declaration order).
+pub fn to_json_of<T: serde::Serialize>(obj: &T) -> String {
     let mut buf = Vec::new();
     let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
     let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-    if serde::Serialize::serialize(obj, &mut ser).is_err() {
+    if obj.serialize(&mut ser).is_err() {
         return String::new();
     }
     let s = String::from_utf8_lossy(&buf);
@@ -82,6 +111,8 @@ pub fn to_json(obj: &Value) -> String {
             '<' => out.push_str("\\u003c"),
             '>' => out.push_str("\\u003e"),
             '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
             c => out.push(c),
         }
     }
