@@ -9,9 +9,13 @@
 pub mod cli;
 pub mod cmd;
 pub mod ctx;
+pub mod duration;
 pub mod error;
+pub mod pods;
 pub mod printer;
+pub mod remote;
 pub mod resource;
+pub mod term;
 
 use std::process::ExitCode;
 
