@@ -234,6 +234,33 @@ impl Ctx {
         Ok(serde_json::from_slice(&b)?)
     }
 
+    /// GETs `path` and hands back the body as it arrives (logs, follow streams). A non-2xx
+    /// reply becomes [`Error::Server`] as with [`Ctx::request`].
+    pub async fn stream(&self, path: &str) -> Result<kube::client::Body> {
+        let req = Request::builder()
+            .method(Method::GET)
+            .uri(path)
+            .header(http::header::ACCEPT, "application/json, */*")
+            .body(kube::client::Body::empty())
+            .map_err(|e| Error::client(format!("building request for {path}: {e}")))?;
+        let res = self
+            .client
+            .send(req)
+            .await
+            .map_err(|e| self.connection_error(e))?;
+        let status = res.status();
+        if status.is_success() {
+            return Ok(res.into_body());
+        }
+        let bytes = res
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| Error::client(format!("reading the reply to {path}: {e}")))?
+            .to_bytes();
+        Err(Error::Server(status_error(status, &bytes)))
+    }
+
     /// kubectl's message when the server cannot be reached at all.
     fn connection_error(&self, e: kube::Error) -> Error {
         let host = self

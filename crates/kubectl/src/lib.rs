@@ -9,12 +9,16 @@
 pub mod cli;
 pub mod cmd;
 pub mod ctx;
+pub mod duration;
 pub mod error;
 pub mod manifest;
 pub mod patchgen;
+pub mod pods;
 pub mod printer;
+pub mod remote;
 pub mod resource;
 pub mod targets;
+pub mod term;
 pub mod write;
 
 use std::process::ExitCode;
