@@ -165,6 +165,54 @@ pub fn apply(info: &ResourceInfo, obj: &mut Value) {
     }
 }
 
+/// Upstream's Job strategy on create: unless `manualSelector`, the selector is generated
+/// from the new uid, and the template carries the labels that select its pods.
+pub fn job_selector(job: &mut Value) {
+    let manual = job.pointer("/spec/manualSelector").and_then(Value::as_bool) == Some(true);
+    if manual {
+        return;
+    }
+    let uid = job
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let name = job
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if uid.is_empty() {
+        return;
+    }
+    let Some(spec) = obj_mut(job, "spec") else {
+        return;
+    };
+    spec.insert(
+        "selector".into(),
+        json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}),
+    );
+    let template = spec.entry("template").or_insert_with(|| json!({}));
+    let Some(t) = template.as_object_mut() else {
+        return;
+    };
+    let meta = t.entry("metadata").or_insert_with(|| json!({}));
+    let Some(m) = meta.as_object_mut() else {
+        return;
+    };
+    let labels = m.entry("labels").or_insert_with(|| json!({}));
+    if let Some(l) = labels.as_object_mut() {
+        for (k, v) in [
+            ("batch.kubernetes.io/controller-uid", &uid),
+            ("batch.kubernetes.io/job-name", &name),
+            ("controller-uid", &uid),
+            ("job-name", &name),
+        ] {
+            l.insert(k.into(), json!(v));
+        }
+    }
+}
+
 /// A Secret's `stringData` is write-only: upstream's conversion moves every entry into
 /// `data` (base64, overriding a `data` entry of the same key) and never stores it.
 fn merge_string_data(secret: &mut Map<String, Value>) {

@@ -194,8 +194,36 @@ spec:
     ])
     .ok();
     assert_eq!(jsonpath(&c, "job/pi", "{.status.succeeded}"), "3");
-    let logs = c.kubectl(&["logs", "job/pi"]).ok().stdout;
-    assert_eq!(logs, "computing\n");
+    // The API server generated the selector from the Job's uid, and labelled the template.
+    let uid = jsonpath(&c, "job/pi", "{.metadata.uid}");
+    assert_eq!(
+        jsonpath(
+            &c,
+            "job/pi",
+            "{.spec.selector.matchLabels.batch\\.kubernetes\\.io/controller-uid}"
+        ),
+        uid
+    );
+    assert_eq!(
+        jsonpath(&c, "job/pi", "{.spec.template.metadata.labels.job-name}"),
+        "pi"
+    );
+    // A pod of another owner in the namespace is not taken for one of the Job's.
+    c.kubectl(&[
+        "run",
+        "other",
+        "--image=busybox:v1",
+        "--restart=Never",
+        "--",
+        "sh",
+        "-c",
+        "echo other",
+    ])
+    .ok();
+    for _ in 0..3 {
+        let logs = c.kubectl(&["logs", "job/pi"]).ok().stdout;
+        assert_eq!(logs, "computing\n");
+    }
 }
 
 #[test]

@@ -43,6 +43,9 @@ async fn insert(ctx: &Ctx<'_>, mut obj: Value) -> Result<Value, ApiError> {
         meta_mut(&mut obj).remove("namespace");
     }
     defaults::apply(info, &mut obj);
+    if info.group == "batch" && info.kind == "Job" {
+        defaults::job_selector(&mut obj);
+    }
     let is_pod = info.group.is_empty() && info.kind == "Pod";
     if is_pod {
         defaults::default_toleration_seconds(&mut obj);
