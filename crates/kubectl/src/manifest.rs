@@ -234,6 +234,21 @@ pub async fn resolve_lenient(
     (infos, errors)
 }
 
+/// The `-f` objects of `create`, `replace` or `apply`, read and resolved leniently;
+/// kubectl refuses manifests with no objects, naming the command.
+pub async fn read_lenient(
+    ctx: &Ctx,
+    files: &FileFlags,
+    command: &str,
+) -> Result<(Vec<Info>, Vec<Error>)> {
+    let docs = read(files)?;
+    let (infos, errors) = resolve_lenient(ctx, &mut Resolver::new(), docs).await;
+    if infos.is_empty() && errors.is_empty() {
+        return Err(Error::client(format!("no objects passed to {command}")));
+    }
+    Ok((infos, errors))
+}
+
 async fn resolve_one(ctx: &Ctx, resolver: &mut Resolver, d: Document) -> Result<Info> {
     let Document { mut obj, source } = d;
     let api_version = obj["apiVersion"].as_str().unwrap_or_default().to_string();

@@ -185,6 +185,21 @@ pub struct Report {
     pub dry_run: DryRun,
 }
 
+/// `-l`, `-o` and `--dry-run` as the `rollout` and `set` commands declare them (last,
+/// so the help lists them where kubectl does).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ChangeFlags {
+    /// Selector (label query) to filter on.
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    /// Output format: json, yaml, name.
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
+    /// Must be "none", "server", or "client".
+    #[arg(long, num_args = 0..=1, default_missing_value = "client")]
+    pub dry_run: Option<String>,
+}
+
 /// `--dry-run`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum DryRun {
@@ -218,6 +233,14 @@ impl DryRun {
 }
 
 impl Report {
+    /// From the `-o` and `--dry-run` values.
+    pub fn from_flags(output: Option<&str>, dry_run: Option<&str>) -> Result<Report> {
+        Ok(Report {
+            output: output.map(str::to_string),
+            dry_run: DryRun::parse(dry_run)?,
+        })
+    }
+
     /// Checks `-o` before anything is changed, as kubectl does.
     pub fn validate(&self) -> Result<()> {
         match self.output.as_deref() {

@@ -2,10 +2,12 @@
 //! parameters they turn into, and the `deployment.apps/web created` lines (or `-o`
 //! output) kubectl prints afterwards.
 
+use http::Method;
 use serde_json::Value;
 
-use crate::ctx::query_escape;
+use crate::ctx::{query_escape, Ctx, JSON};
 use crate::error::{Error, Result};
+use crate::manifest::Info;
 use crate::printer::{self, Output};
 
 /// `--dry-run`.
@@ -190,6 +192,24 @@ fn json_list(items: &[Value]) -> String {
     out
 }
 
+/// POSTs a manifest object (returning it unsent with `--dry-run=client`); a failure
+/// names the manifest as kubectl's "creating" errors do.
+pub async fn create_object(
+    ctx: &Ctx,
+    info: &Info,
+    obj: Value,
+    dry_run: DryRun,
+    query: &str,
+) -> Result<Value> {
+    if dry_run == DryRun::Client {
+        return Ok(obj);
+    }
+    let path = format!("{}{query}", info.collection());
+    ctx.send_json(Method::POST, &path, JSON, &obj)
+        .await
+        .map_err(|e| add_source("creating", &info.source, e))
+}
+
 /// Prints every error but the last, which is returned (kubectl reports each failed object
 /// and exits 1).
 pub fn report_errors(errors: Vec<Error>) -> Result<()> {
@@ -217,24 +237,6 @@ pub fn add_source(verb: &str, source: &str, e: Error) -> Error {
         Error::Client(m) => Error::Client(format!("error when {verb} \"{source}\": {m}")),
         other => other,
     }
-}
-
-/// The JSON text Go's encoder writes: compact, with `<`, `>`, `&` and the line/paragraph
-/// separators escaped (which only ever occur inside strings).
-pub fn go_json(v: &Value) -> String {
-    let s = v.to_string();
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Removes `null` map values recursively (kubectl does before creating from a manifest).

@@ -6,13 +6,14 @@ mod migrate;
 use http::Method;
 use serde_json::{Map, Value};
 
-use crate::ctx::{Ctx, APPLY_PATCH, JSON, JSON_PATCH};
+use crate::ctx::{Ctx, APPLY_PATCH, JSON_PATCH};
 use crate::error::{Error, Result};
 use crate::manifest::{self, FileFlags, Info};
 use crate::patchgen;
-use crate::resource::Resolver;
+use crate::printer::go_json;
 use crate::write::{
-    add_source, field_validation, go_json, prune_nulls, report_errors, write_query, DryRun, Report,
+    add_source, create_object, field_validation, prune_nulls, report_errors, write_query, DryRun,
+    Report,
 };
 
 /// The annotation client-side apply keeps the applied manifest in.
@@ -76,12 +77,7 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<()> {
     }
     let mut report =
         Report::new(a.output.as_deref(), dry_run)?.show_managed_fields(a.show_managed_fields);
-    let docs = manifest::read(&a.files)?;
-    let mut resolver = Resolver::new();
-    let (infos, mut errors) = manifest::resolve_lenient(ctx, &mut resolver, docs).await;
-    if infos.is_empty() && errors.is_empty() {
-        return Err(Error::client("no objects passed to apply"));
-    }
+    let (infos, mut errors) = manifest::read_lenient(ctx, &a.files, "apply").await?;
     for info in &infos {
         let r = if a.server_side {
             server_side(ctx, a, info, dry_run, validation, &mut report).await
@@ -157,18 +153,8 @@ async fn client_side(
         Err(e) if e.is_not_found() => {
             let mut obj = modified;
             prune_nulls(&mut obj);
-            if dry_run != DryRun::Client {
-                obj = ctx
-                    .send_json(
-                        Method::POST,
-                        &format!("{}{query}", info.collection()),
-                        JSON,
-                        &obj,
-                    )
-                    .await
-                    .map_err(|e| add_source("creating", &info.source, e))?;
-            }
-            report.object(&obj, "created");
+            let created = create_object(ctx, info, obj, dry_run, &query).await?;
+            report.object(&created, "created");
             return Ok(());
         }
         Err(e) => {

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::manifest::{self, FileFlags};
 use crate::printer::Output;
 use crate::resource::Resolver;
-use crate::write::{add_source, field_validation, report_errors, write_query, DryRun, Report};
+use crate::write::{create_object, field_validation, report_errors, write_query, DryRun, Report};
 use ordered::J;
 use sources::{SourceFlags, Target};
 
@@ -427,33 +427,16 @@ async fn from_files(ctx: &Ctx, a: &Args) -> Result<()> {
     let validation = field_validation(c.validate.as_deref())?;
     let mut report =
         Report::new(c.output.as_deref(), dry_run)?.show_managed_fields(c.show_managed_fields);
-    let docs = manifest::read(&a.files)?;
-    let mut resolver = Resolver::new();
-    let (infos, mut errors) = manifest::resolve_lenient(ctx, &mut resolver, docs).await;
-    if infos.is_empty() && errors.is_empty() {
-        return Err(Error::client("no objects passed to create"));
-    }
+    let (infos, mut errors) = manifest::read_lenient(ctx, &a.files, "create").await?;
     let query = write_query(&c.field_manager, Some(validation), dry_run, &[]);
     for info in infos {
         let mut obj = info.obj.clone();
         if c.save_config {
             obj = modified_configuration(&obj)?;
         }
-        if dry_run == DryRun::Client {
-            report.object(&obj, "created");
-            continue;
-        }
-        match ctx
-            .send_json(
-                Method::POST,
-                &format!("{}{query}", info.collection()),
-                JSON,
-                &obj,
-            )
-            .await
-        {
+        match create_object(ctx, &info, obj, dry_run, &query).await {
             Ok(created) => report.object(&created, "created"),
-            Err(e) => errors.push(add_source("creating", &info.source, e)),
+            Err(e) => errors.push(e),
         }
     }
     report.finish()?;

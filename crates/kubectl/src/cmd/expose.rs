@@ -236,10 +236,7 @@ fn service_for(a: &Args, kind: &str, obj: &Value) -> Result<Value> {
 }
 
 pub async fn run(ctx: &Ctx, a: &Args) -> Result<()> {
-    let report = Report {
-        output: a.output.clone(),
-        dry_run: DryRun::parse(a.dry_run.as_deref())?,
-    };
+    let report = Report::from_flags(a.output.as_deref(), a.dry_run.as_deref())?;
     report.validate()?;
     if a.args.is_empty() {
         return Err(Error::client(

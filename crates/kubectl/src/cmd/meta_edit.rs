@@ -39,18 +39,35 @@ impl Field {
     }
 }
 
-/// The flags both commands have.
-#[derive(Debug, Clone, Default)]
+/// The flags both commands have. The three whose help names the field get it from
+/// each command's `mut_arg`, so the text matches kubectl's word for word.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Options {
+    /// TYPE NAME | TYPE/NAME, then KEY_1=VAL_1 ... KEY_N=VAL_N or KEY-.
     pub args: Vec<String>,
+    #[arg(long)]
     pub overwrite: bool,
+    #[arg(long)]
     pub list: bool,
+    /// Select all resources, in the namespace of the specified resource types.
+    #[arg(long)]
     pub all: bool,
+    /// If true, check the specified action in all namespaces.
+    #[arg(short = 'A', long)]
     pub all_namespaces: bool,
+    /// Selector (label query) to filter on.
+    #[arg(short = 'l', long)]
     pub selector: Option<String>,
+    /// Selector (field query) to filter on.
+    #[arg(long)]
     pub field_selector: Option<String>,
+    #[arg(long)]
     pub resource_version: Option<String>,
+    /// Output format: json, yaml, name.
+    #[arg(short = 'o', long)]
     pub output: Option<String>,
+    /// Must be "none", "server", or "client".
+    #[arg(long, num_args = 0..=1, default_missing_value = "client")]
     pub dry_run: Option<String>,
 }
 
@@ -177,10 +194,7 @@ pub fn merge_diff(old: &Value, new: &Value) -> Value {
 /// Runs `label` or `annotate`.
 pub async fn run(ctx: &Ctx, field: Field, o: &Options) -> Result<()> {
     let (resources, pairs) = targets::split_pairs(&o.args, field.noun())?;
-    let report = Report {
-        output: o.output.clone(),
-        dry_run: DryRun::parse(o.dry_run.as_deref())?,
-    };
+    let report = Report::from_flags(o.output.as_deref(), o.dry_run.as_deref())?;
     if o.list && o.output.is_some() {
         return Err(Error::client(
             "--list and --output may not be specified together",

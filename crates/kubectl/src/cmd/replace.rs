@@ -11,8 +11,9 @@ use crate::cmd::apply::{modified_configuration, LAST_APPLIED};
 use crate::ctx::{Ctx, JSON};
 use crate::error::{Error, Result};
 use crate::manifest::{self, FileFlags, Info};
-use crate::resource::Resolver;
-use crate::write::{add_source, field_validation, report_errors, write_query, DryRun, Report};
+use crate::write::{
+    add_source, create_object, field_validation, report_errors, write_query, DryRun, Report,
+};
 
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Args {
@@ -67,12 +68,7 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<()> {
     }
     let mut report =
         Report::new(a.output.as_deref(), dry_run)?.show_managed_fields(a.show_managed_fields);
-    let docs = manifest::read(&a.files)?;
-    let mut resolver = Resolver::new();
-    let (infos, resolve_errors) = manifest::resolve_lenient(ctx, &mut resolver, docs).await;
-    if infos.is_empty() && resolve_errors.is_empty() {
-        return Err(Error::client("no objects passed to replace"));
-    }
+    let (infos, resolve_errors) = manifest::read_lenient(ctx, &a.files, "replace").await?;
     let query = write_query(&a.field_manager, Some(validation), dry_run, &[]);
     if a.force {
         let r = force_replace(ctx, a, &infos, dry_run, &query, &mut report).await;
@@ -178,21 +174,9 @@ async fn force_replace(
         if let Some(m) = obj["metadata"].as_object_mut() {
             m.remove("resourceVersion");
         }
-        if dry_run == DryRun::Client {
-            report.object(&obj, "replaced");
-            continue;
-        }
-        match ctx
-            .send_json(
-                Method::POST,
-                &format!("{}{query}", info.collection()),
-                JSON,
-                &obj,
-            )
-            .await
-        {
+        match create_object(ctx, info, obj, dry_run, query).await {
             Ok(created) => report.object(&created, "replaced"),
-            Err(e) => errors.push(add_source("creating", &info.source, e)),
+            Err(e) => errors.push(e),
         }
     }
     report.finish()?;

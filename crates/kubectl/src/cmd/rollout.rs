@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
+use crate::targets::ChangeFlags;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -68,36 +69,23 @@ pub struct HistoryArgs {
 }
 
 #[derive(Debug, Clone, Default, clap::Args)]
+#[command(mut_arg("output", |a| a.help("Output format: name")))]
 pub struct UndoArgs {
     /// (TYPE NAME | TYPE/NAME) ...
     pub args: Vec<String>,
     /// The revision to rollback to. Default to 0 (last revision).
     #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
     pub to_revision: i64,
-    /// Selector (label query) to filter on.
-    #[arg(short = 'l', long)]
-    pub selector: Option<String>,
-    /// Output format: name.
-    #[arg(short = 'o', long)]
-    pub output: Option<String>,
-    /// Must be "none", "server", or "client".
-    #[arg(long, num_args = 0..=1, default_missing_value = "client")]
-    pub dry_run: Option<String>,
+    #[command(flatten)]
+    pub flags: ChangeFlags,
 }
 
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct SimpleArgs {
     /// RESOURCE/NAME | TYPE NAME ...
     pub args: Vec<String>,
-    /// Selector (label query) to filter on.
-    #[arg(short = 'l', long)]
-    pub selector: Option<String>,
-    /// Output format: json, yaml, name.
-    #[arg(short = 'o', long)]
-    pub output: Option<String>,
-    /// Must be "none", "server", or "client".
-    #[arg(long, num_args = 0..=1, default_missing_value = "client")]
-    pub dry_run: Option<String>,
+    #[command(flatten)]
+    pub flags: ChangeFlags,
 }
 
 pub async fn run(ctx: &Ctx, a: &Args) -> Result<()> {

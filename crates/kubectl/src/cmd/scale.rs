@@ -73,10 +73,7 @@ pub async fn run(ctx: &Ctx, a: &Args) -> Result<()> {
         None => None,
         Some(t) => super::rollout::parse_duration(t)?.filter(|d| !d.is_zero()),
     };
-    let report = Report {
-        output: a.output.clone(),
-        dry_run: DryRun::parse(a.dry_run.as_deref())?,
-    };
+    let report = Report::from_flags(a.output.as_deref(), a.dry_run.as_deref())?;
     report.validate()?;
     if a.args.is_empty() {
         return Err(Error::client(

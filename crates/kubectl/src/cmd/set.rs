@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use crate::ctx::{Ctx, STRATEGIC_PATCH};
 use crate::error::{Error, Result};
-use crate::targets::{self, DryRun, Query, Report, Target};
+use crate::targets::{self, ChangeFlags, DryRun, Query, Report, Target};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -32,15 +32,8 @@ pub struct ImageArgs {
     /// Select all resources, in the namespace of the specified resource types.
     #[arg(long)]
     pub all: bool,
-    /// Selector (label query) to filter on.
-    #[arg(short = 'l', long)]
-    pub selector: Option<String>,
-    /// Output format: json, yaml, name.
-    #[arg(short = 'o', long)]
-    pub output: Option<String>,
-    /// Must be "none", "server", or "client".
-    #[arg(long, num_args = 0..=1, default_missing_value = "client")]
-    pub dry_run: Option<String>,
+    #[command(flatten)]
+    pub flags: ChangeFlags,
 }
 
 pub async fn run(ctx: &Ctx, a: &Args) -> Result<()> {
@@ -156,10 +149,7 @@ fn server_text(e: &Error) -> String {
 
 async fn run_image(ctx: &Ctx, a: &ImageArgs) -> Result<()> {
     let (resources, pairs) = targets::split_pairs(&a.args, "image")?;
-    let report = Report {
-        output: a.output.clone(),
-        dry_run: DryRun::parse(a.dry_run.as_deref())?,
-    };
+    let report = Report::from_flags(a.flags.output.as_deref(), a.flags.dry_run.as_deref())?;
     let mut images: Vec<(String, String)> = Vec::new();
     for p in &pairs {
         let Some((k, v)) = p
@@ -172,7 +162,7 @@ async fn run_image(ctx: &Ctx, a: &ImageArgs) -> Result<()> {
         images.push((k.to_string(), v.to_string()));
     }
     let mut problems = Vec::new();
-    if a.all && a.selector.is_some() {
+    if a.all && a.flags.selector.is_some() {
         problems.push("cannot set --all and --selector at the same time");
     }
     if resources.is_empty() {
@@ -195,7 +185,7 @@ async fn run_image(ctx: &Ctx, a: &ImageArgs) -> Result<()> {
         ctx,
         &resources,
         &Query {
-            selector: a.selector.as_deref(),
+            selector: a.flags.selector.as_deref(),
             all: a.all,
             ..Query::default()
         },

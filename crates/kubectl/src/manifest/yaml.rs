@@ -13,6 +13,8 @@ use std::mem::MaybeUninit;
 use serde_json::{Map, Number, Value};
 use unsafe_libyaml as unsafe_y;
 
+use crate::printer::yaml::{self, Plain};
+
 /// One parser event, copied out of libyaml's buffers.
 enum Event {
     StreamEnd,
@@ -287,104 +289,14 @@ fn scalar(s: &str, tag: Option<&str>, plain: bool) -> Value {
 }
 
 fn resolve_plain(s: &str) -> Value {
-    match s {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "true" | "True" | "TRUE" => {
-            return Value::Bool(true)
-        }
-        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "false" | "False" | "FALSE" => {
-            return Value::Bool(false)
-        }
-        _ => {}
+    match yaml::resolve_plain(s) {
+        Plain::Null => Value::Null,
+        Plain::Bool(b) => Value::Bool(b),
+        Plain::Int(n) => Value::Number(n),
+        Plain::Float(f) if f.is_finite() => float_value(f),
+        // kubectl cannot send `.inf` or `.nan` as JSON; they stay text here.
+        Plain::Float(_) | Plain::Timestamp | Plain::Str => Value::String(s.into()),
     }
-    let first = s.chars().next().unwrap_or(' ');
-    if !(first.is_ascii_digit() || first == '-' || first == '+' || first == '.') {
-        return Value::String(s.into());
-    }
-    let plain: String = s.chars().filter(|c| *c != '_').collect();
-    if let Some(n) = parse_go_int(&plain) {
-        return n;
-    }
-    if is_yaml_float(&plain) {
-        if let Ok(f) = plain.parse::<f64>() {
-            return float_value(f);
-        }
-    }
-    Value::String(s.into())
-}
-
-/// Go's `strconv.ParseInt(s, 0, 64)` (then `ParseUint`): optional sign, `0x`, `0o`,
-/// `0b` prefixes and a leading `0` for octal.
-fn parse_go_int(s: &str) -> Option<Value> {
-    let (neg, body) = match s.as_bytes().first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let lower = body.to_ascii_lowercase();
-    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
-        (16, d)
-    } else if let Some(d) = lower.strip_prefix("0o") {
-        (8, d)
-    } else if let Some(d) = lower.strip_prefix("0b") {
-        (2, d)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, &lower[1..])
-    } else {
-        (10, lower.as_str())
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    let magnitude = u64::from_str_radix(digits, radix).ok()?;
-    if neg {
-        let v = i64::try_from(magnitude)
-            .ok()
-            .map(|m| -m)
-            .or((magnitude == 1u64 << 63).then_some(i64::MIN))?;
-        return Some(Value::from(v));
-    }
-    Some(Value::from(magnitude))
-}
-
-/// go-yaml's float syntax: `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`.
-fn is_yaml_float(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut i = 0;
-    if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
-        i += 1;
-    }
-    let digits = |i: &mut usize| {
-        let start = *i;
-        while *i < b.len() && b[*i].is_ascii_digit() {
-            *i += 1;
-        }
-        *i - start
-    };
-    if i < b.len() && b[i] == b'.' {
-        i += 1;
-        if digits(&mut i) == 0 {
-            return false;
-        }
-    } else {
-        if digits(&mut i) == 0 {
-            return false;
-        }
-        if i < b.len() && b[i] == b'.' {
-            i += 1;
-            digits(&mut i);
-        }
-    }
-    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
-        i += 1;
-        if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
-            i += 1;
-        }
-        if digits(&mut i) == 0 {
-            return false;
-        }
-    }
-    i == b.len()
 }
 
 /// A float as it reaches the API object: Go writes integral values in range without an
@@ -410,12 +322,12 @@ mod tests {
 
     #[test]
     fn yaml_1_1_scalars_as_go_yaml_resolves_them() {
-        let v = one("a: 0644\nb: yes\nc: 0x1F\nd: '0644'\ne: 1e3\nf: ~\ng: off\nh: \"on\"\ni: 1.5\nj: 2001-12-14\nk: 08\nl: -12\nm: 1_000\nnn:\no: !!str 12\ny: Norway\n");
+        let v = one("a: 0644\nb: yes\nc: 0x1F\nd: '0644'\ne: 1e3\nf: ~\ng: off\nh: \"on\"\ni: 1.5\nj: 2001-12-14\nk: 08\nl: -12\nm: 1_000\nnn:\no: !!str 12\ny: Norway\np: -+5\nq: 1e999\n");
         assert_eq!(
             v,
             json!({"a": 420, "b": true, "c": 31, "d": "0644", "e": 1000, "f": null, "g": false,
                    "h": "on", "i": 1.5, "j": "2001-12-14", "k": 8, "l": -12, "m": 1000,
-                   "nn": null, "o": "12", "true": "Norway"})
+                   "nn": null, "o": "12", "true": "Norway", "p": "-+5", "q": "1e999"})
         );
     }
 

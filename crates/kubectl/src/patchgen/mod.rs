@@ -93,6 +93,6 @@ mod tests {
         let p = three_way(("apps", "v1", "Deployment"), &original, &modified, &live)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(p.content_type, STRATEGIC_PATCH);
-        assert_eq!(crate::write::go_json(&p.patch), expected);
+        assert_eq!(crate::printer::go_json(&p.patch), expected);
     }
 }

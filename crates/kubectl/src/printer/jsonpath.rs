@@ -315,25 +315,8 @@ pub fn text_of(v: &Value) -> String {
         },
         Value::Bool(b) => b.to_string(),
         Value::Null => "null".into(),
-        other => compact_json(other),
+        other => super::go_json(other),
     }
-}
-
-/// Go's `json.Marshal`: no blanks, HTML characters escaped.
-pub fn compact_json(v: &Value) -> String {
-    let s = serde_json::to_string(v).unwrap_or_default();
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Go's `%#v` of a decoded JSON value, which kubectl prints when a template fails.

@@ -104,7 +104,19 @@ pub fn to_json_of<T: serde::Serialize>(obj: &T) -> String {
     if obj.serialize(&mut ser).is_err() {
         return String::new();
     }
-    let s = String::from_utf8_lossy(&buf);
+    let mut out = go_escape(&String::from_utf8_lossy(&buf));
+    out.push('\n');
+    out
+}
+
+/// The JSON text Go's `json.Marshal` writes: compact, HTML characters escaped.
+pub fn go_json(v: &Value) -> String {
+    go_escape(&v.to_string())
+}
+
+/// Escapes what Go's JSON encoder does beyond serde: `<`, `>`, `&` and the line and
+/// paragraph separators (which only ever occur inside strings).
+fn go_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 1);
     for c in s.chars() {
         match c {
@@ -116,7 +128,6 @@ pub fn to_json_of<T: serde::Serialize>(obj: &T) -> String {
             c => out.push(c),
         }
     }
-    out.push('\n');
     out
 }
 

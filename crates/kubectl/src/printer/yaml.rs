@@ -8,6 +8,7 @@ mod emitter;
 mod resolve;
 
 pub use resolve::format_g;
+pub(crate) use resolve::{resolve_plain, Plain};
 
 use serde_json::Value;
 

@@ -55,7 +55,7 @@ impl J {
                     .map(|(k, v)| {
                         format!(
                             "{}:{}",
-                            crate::write::go_json(&Value::String(k.clone())),
+                            crate::printer::go_json(&Value::String(k.clone())),
                             v.to_json_compact()
                         )
                     })
@@ -69,7 +69,7 @@ impl J {
                     .collect::<Vec<_>>()
                     .join(",")
             ),
-            J::Val(v) => crate::write::go_json(v),
+            J::Val(v) => crate::printer::go_json(v),
         }
     }
 
@@ -112,7 +112,7 @@ impl J {
                 out.push_str("{\n");
                 for (i, (k, v)) in f.iter().enumerate() {
                     out.push_str(&pad(depth + 1));
-                    out.push_str(&crate::write::go_json(&Value::String(k.clone())));
+                    out.push_str(&crate::printer::go_json(&Value::String(k.clone())));
                     out.push_str(": ");
                     v.write(out, depth + 1);
                     if i + 1 < f.len() {
@@ -136,7 +136,7 @@ impl J {
                 out.push_str(&pad(depth));
                 out.push(']');
             }
-            J::Val(v) => out.push_str(&crate::write::go_json(v)),
+            J::Val(v) => out.push_str(&crate::printer::go_json(v)),
         }
     }
 }

@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::events::{self, list_all};
-use super::util::{arr, quantity, rfc1123z, s, string_map};
+use super::util::{arr, quantity, s, string_map};
 use super::volumes::print_pvc;
-use super::writer::{annotations, labels, wr, Out};
+use super::writer::{annotations, conditions, labels, wr, Out};
 use super::Settings;
 use crate::ctx::Ctx;
 use crate::error::Result;
@@ -41,24 +41,13 @@ pub async fn namespace(ctx: &Ctx, ns: &Value, st: &Settings) -> Result<String> {
     labels(&mut w, "Labels", &ns["metadata"]["labels"]);
     annotations(&mut w, "Annotations", &ns["metadata"]["annotations"]);
     wr!(w, 0, "Status:\t{}\n", s(&ns["status"]["phase"]));
-    let conds = arr(&ns["status"]["conditions"]);
-    if !conds.is_empty() {
-        w.write(0, "Conditions:\n");
-        w.write(1, "Type\tStatus\tLastTransitionTime\tReason\tMessage\n");
-        w.write(1, "----\t------\t------------------\t------\t-------\n");
-        for c in conds {
-            wr!(
-                w,
-                1,
-                "{}\t{}\t{}\t{}\t{}\n",
-                s(&c["type"]),
-                s(&c["status"]),
-                rfc1123z(&c["lastTransitionTime"]),
-                s(&c["reason"]),
-                s(&c["message"])
-            );
-        }
-    }
+    conditions(
+        &mut w,
+        arr(&ns["status"]["conditions"]),
+        "Type\tStatus\tLastTransitionTime\tReason\tMessage",
+        "----\t------\t------------------\t------\t-------",
+        "\t",
+    );
     if let Some(q) = quotas {
         w.write(0, "\n");
         resource_quotas(&q, &mut w);
@@ -302,10 +291,7 @@ pub async fn service_account(ctx: &Ctx, sa: &Value, st: &Settings) -> Result<Str
             prefix = "                   ";
         }
     }
-    if let Some(evs) = &evs {
-        events::describe(evs, &mut w);
-    }
-    Ok(w.finish())
+    Ok(events::finish(w, evs.as_deref()))
 }
 
 pub async fn pvc(ctx: &Ctx, pvc: &Value, st: &Settings) -> Result<String> {
@@ -349,35 +335,14 @@ pub async fn pvc(ctx: &Ctx, pvc: &Value, st: &Settings) -> Result<String> {
         }
         wr!(w, 0, "{u}\n");
     }
-    let conds = arr(&pvc["status"]["conditions"]);
-    if !conds.is_empty() {
-        w.write(0, "Conditions:\n");
-        w.write(
-            1,
-            "Type\tStatus\tLastProbeTime\tLastTransitionTime\tReason\tMessage\n",
-        );
-        w.write(
-            1,
-            "----\t------\t-----------------\t------------------\t------\t-------\n",
-        );
-        for c in conds {
-            wr!(
-                w,
-                1,
-                "{} \t{} \t{} \t{} \t{} \t{}\n",
-                s(&c["type"]),
-                s(&c["status"]),
-                rfc1123z(&c["lastProbeTime"]),
-                rfc1123z(&c["lastTransitionTime"]),
-                s(&c["reason"]),
-                s(&c["message"])
-            );
-        }
-    }
-    if let Some(evs) = &evs {
-        events::describe(evs, &mut w);
-    }
-    Ok(w.finish())
+    conditions(
+        &mut w,
+        arr(&pvc["status"]["conditions"]),
+        "Type\tStatus\tLastProbeTime\tLastTransitionTime\tReason\tMessage",
+        "----\t------\t-----------------\t------------------\t------\t-------",
+        " \t",
+    );
+    Ok(events::finish(w, evs.as_deref()))
 }
 
 #[cfg(test)]

@@ -280,10 +280,7 @@ pub async fn describe(ctx: &Ctx, csr: &Value, st: &Settings) -> Result<String> {
         list(&mut w, "URIs", &req.uris);
         list(&mut w, "IP Addresses", &req.ips);
     }
-    if let Some(evs) = &evs {
-        events::describe(evs, &mut w);
-    }
-    Ok(w.finish())
+    Ok(events::finish(w, evs.as_deref()))
 }
 
 #[cfg(test)]

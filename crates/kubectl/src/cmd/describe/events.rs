@@ -144,6 +144,14 @@ pub fn describe(events: &[Value], w: &mut Out) {
     }
 }
 
+/// Ends a description: the Events section when events are shown, then the text.
+pub fn finish(mut w: Out, events: Option<&[Value]>) -> String {
+    if let Some(evs) = events {
+        describe(evs, &mut w);
+    }
+    w.finish()
+}
+
 /// Merges event lists (a node's events by uid and by name).
 pub fn merged(mut a: Vec<Value>, b: Vec<Value>) -> Vec<Value> {
     a.extend(b);

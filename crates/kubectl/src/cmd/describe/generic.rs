@@ -26,10 +26,7 @@ pub fn describe(obj: &Value, evs: Option<&[Value]>) -> String {
     if let Some(m) = obj.as_object() {
         content(&mut w, 0, m, "");
     }
-    if let Some(evs) = evs {
-        events::describe(evs, &mut w);
-    }
-    w.finish()
+    events::finish(w, evs)
 }
 
 /// `printUnstructuredContent`: fields in byte order; maps and lists open a nested level.

@@ -34,28 +34,16 @@ pub fn format_endpoint_slices(slices: &[Value], port_name: Option<&str>) -> Stri
     let mut count = 0usize;
     let ready = |e: &Value| e["conditions"]["ready"].as_bool().unwrap_or(true);
     for slice in slices {
-        let ports = arr(&slice["ports"]);
-        if ports.is_empty() {
-            for e in arr(&slice["endpoints"]) {
-                if list.len() == MAX {
-                    more = true;
-                }
-                if !ready(e) {
-                    continue;
-                }
-                if !more {
-                    list.push(
-                        s(&arr(&e["addresses"]).first().cloned().unwrap_or_default()).to_string(),
-                    );
-                }
-                count += 1;
-            }
-            continue;
-        }
+        // A slice without ports lists bare addresses; otherwise each named port's.
+        let ports: Vec<Option<i64>> = match arr(&slice["ports"]) {
+            [] => vec![None],
+            ports => ports
+                .iter()
+                .filter(|p| port_name.is_none_or(|n| n == s(&p["name"])))
+                .map(|p| Some(i(&p["port"])))
+                .collect(),
+        };
         for port in ports {
-            if port_name.is_some_and(|n| n != s(&port["name"])) {
-                continue;
-            }
             for e in arr(&slice["endpoints"]) {
                 if list.len() == MAX {
                     more = true;
@@ -65,12 +53,11 @@ pub fn format_endpoint_slices(slices: &[Value], port_name: Option<&str>) -> Stri
                 }
                 if !more {
                     let addr = arr(&e["addresses"]).first().map(s).unwrap_or_default();
-                    let p = i(&port["port"]);
-                    if addr.contains(':') {
-                        list.push(format!("[{addr}]:{p}"));
-                    } else {
-                        list.push(format!("{addr}:{p}"));
-                    }
+                    list.push(match port {
+                        None => addr.to_string(),
+                        Some(p) if addr.contains(':') => format!("[{addr}]:{p}"),
+                        Some(p) => format!("{addr}:{p}"),
+                    });
                 }
                 count += 1;
             }
@@ -198,10 +185,7 @@ pub async fn service(ctx: &Ctx, svc: &Value, st: &Settings) -> Result<String> {
     if !ranges.is_empty() {
         wr!(w, 0, "LoadBalancer Source Ranges:\t{}\n", ranges.join(","));
     }
-    if let Some(evs) = &evs {
-        events::describe(evs, &mut w);
-    }
-    Ok(w.finish())
+    Ok(events::finish(w, evs.as_deref()))
 }
 
 pub async fn endpoints(ctx: &Ctx, ep: &Value, st: &Settings) -> Result<String> {
@@ -242,10 +226,7 @@ pub async fn endpoints(ctx: &Ctx, ep: &Value, st: &Settings) -> Result<String> {
         }
         w.write(0, "\n");
     }
-    if let Some(evs) = &evs {
-        events::describe(evs, &mut w);
-    }
-    Ok(w.finish())
+    Ok(events::finish(w, evs.as_deref()))
 }
 
 /// `serviceBackendStringer`: `name:port`.
@@ -385,10 +366,7 @@ pub async fn ingress(ctx: &Ctx, ing: &Value, st: &Settings) -> Result<String> {
         wr!(w, 1, "*\t*\t{default_backend}\n");
     }
     annotations(&mut w, "Annotations", &meta["annotations"]);
-    if let Some(evs) = &evs {
-        events::describe(evs, &mut w);
-    }
-    Ok(w.finish())
+    Ok(events::finish(w, evs.as_deref()))
 }
 
 /// `describeNetworkPolicy` (no events: kubectl shows none for policies).

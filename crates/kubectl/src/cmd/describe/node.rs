@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::events::{self, list_all, EventRef};
 use super::pod::requests_and_limits;
 use super::util::{age, arr, quantity, rfc1123z, s, Qty};
-use super::writer::{annotations, labels, taints, wr, Out};
+use super::writer::{annotations, conditions, labels, taints, wr, Out};
 use super::Settings;
 use crate::ctx::{query_escape, Ctx};
 use crate::error::{Error, Result};
@@ -123,30 +123,13 @@ pub async fn describe(ctx: &Ctx, node: &Value, st: &Settings) -> Result<String> 
             wr!(w, 0, "Lease:\tFailed to get lease: {msg}\n");
         }
     }
-    let conds = arr(&status["conditions"]);
-    if !conds.is_empty() {
-        w.write(
-            0,
-            "Conditions:\n  Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage\n",
-        );
-        w.write(
-            1,
-            "----\t------\t-----------------\t------------------\t------\t-------\n",
-        );
-        for c in conds {
-            wr!(
-                w,
-                1,
-                "{} \t{} \t{} \t{} \t{} \t{}\n",
-                s(&c["type"]),
-                s(&c["status"]),
-                rfc1123z(&c["lastHeartbeatTime"]),
-                rfc1123z(&c["lastTransitionTime"]),
-                s(&c["reason"]),
-                s(&c["message"])
-            );
-        }
-    }
+    conditions(
+        &mut w,
+        arr(&status["conditions"]),
+        "Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage",
+        "----\t------\t-----------------\t------------------\t------\t-------",
+        " \t",
+    );
     w.write(0, "Addresses:\n");
     for a in arr(&status["addresses"]) {
         wr!(w, 1, "{}:\t{}\n", s(&a["type"]), s(&a["address"]));
@@ -190,10 +173,7 @@ pub async fn describe(ctx: &Ctx, node: &Value, st: &Settings) -> Result<String> 
         Some(pods) => node_resources(pods, node, &mut w),
         None => w.write(0, "Pods:\tnot authorized\n"),
     }
-    if let Some(evs) = &evs {
-        events::describe(evs, &mut w);
-    }
-    Ok(w.finish())
+    Ok(events::finish(w, evs.as_deref()))
 }
 
 /// `describeNodeResource`.
@@ -265,28 +245,17 @@ fn node_resources(pods: &[Value], node: &Value, w: &mut Out) {
         guarded(cr.milli, cpu_alloc),
         guarded(cl.milli, cpu_alloc)
     );
-    for res in ["memory", "ephemeral-storage"] {
-        let (r, l) = (get(&total_req, res), get(&total_lim, res));
-        let a = alloc_q(res).value();
-        wr!(
-            w,
-            1,
-            "{res}\t{r} ({}%)\t{l} ({}%)\n",
-            guarded(r.value(), a),
-            guarded(l.value(), a)
-        );
-    }
     let names: Vec<&String> = alloc
         .as_object()
         .map(|m| m.keys().collect())
         .unwrap_or_default();
-    let mut huge: Vec<&String> = names
+    let mut huge: Vec<&str> = names
         .iter()
+        .map(|n| n.as_str())
         .filter(|n| n.starts_with("hugepages-"))
-        .copied()
         .collect();
     huge.sort();
-    for res in huge {
+    for res in ["memory", "ephemeral-storage"].into_iter().chain(huge) {
         let (r, l) = (get(&total_req, res), get(&total_lim, res));
         let a = alloc_q(res).value();
         wr!(

@@ -182,10 +182,7 @@ pub fn describe(pod: &Value, evs: Option<&[Value]>) -> String {
     labels(&mut w, "Node-Selectors", &spec["nodeSelector"]);
     tolerations(&mut w, "", "Tolerations", &spec["tolerations"]);
     volumes::topology_spread(arr(&spec["topologySpreadConstraints"]), &mut w, "");
-    if let Some(evs) = evs {
-        events::describe(evs, &mut w);
-    }
-    w.finish()
+    events::finish(w, evs)
 }
 
 /// `ComputePodQOS` for pods whose status does not say.

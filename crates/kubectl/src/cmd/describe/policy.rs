@@ -10,8 +10,8 @@ use super::containers::{int_or_string, pod_template};
 use super::core::{limit_range_spec, scope_help};
 use super::events;
 use super::util::{arr, format_label_selector, format_labels, i, rfc1123z, s, Qty};
-use super::workloads::pod_status;
-use super::writer::{annotations, labels, wr, Out};
+use super::workloads::{conditions_type_status_reason, pod_status, pods_status_line};
+use super::writer::{annotations, conditions, labels, wr, Out};
 use super::Settings;
 use crate::ctx::Ctx;
 use crate::error::Result;
@@ -118,10 +118,7 @@ pub async fn pod_disruption_budget(ctx: &Ctx, pdb: &Value, st: &Settings) -> Res
     wr!(w, 2, "Current:\t{}\n", i(&status["currentHealthy"]));
     wr!(w, 2, "Desired:\t{}\n", i(&status["desiredHealthy"]));
     wr!(w, 2, "Total:\t{}\n", i(&status["expectedPods"]));
-    if let Some(evs) = &evs {
-        events::describe(evs, &mut w);
-    }
-    Ok(w.finish())
+    Ok(events::finish(w, evs.as_deref()))
 }
 
 pub async fn priority_class(ctx: &Ctx, pc: &Value, st: &Settings) -> Result<String> {
@@ -143,10 +140,7 @@ pub async fn priority_class(ctx: &Ctx, pc: &Value, st: &Settings) -> Result<Stri
         "Annotations:\t{}\n",
         format_labels(&pc["metadata"]["annotations"])
     );
-    if let Some(evs) = &evs {
-        events::describe(evs, &mut w);
-    }
-    Ok(w.finish())
+    Ok(events::finish(w, evs.as_deref()))
 }
 
 /// RoleBinding and ClusterRoleBinding.
@@ -315,18 +309,12 @@ pub async fn replication_controller(ctx: &Ctx, rc: &Value, st: &Settings) -> Res
     let meta = &rc["metadata"];
     let sel = &rc["spec"]["selector"];
     let selector = format_labels(sel);
-    let counts = pod_status(
-        ctx,
-        s(&meta["namespace"]),
-        if sel.as_object().is_some_and(|m| !m.is_empty()) {
-            &selector
-        } else {
-            ""
-        },
-        s(&meta["uid"]),
-        st.chunk,
-    )
-    .await?;
+    let pod_selector = if sel.as_object().is_some_and(|m| !m.is_empty()) {
+        &selector
+    } else {
+        ""
+    };
+    let counts = pod_status(ctx, rc, pod_selector, st.chunk).await?;
     let evs = st.events(ctx, rc).await;
     let mut w = Out::new();
     wr!(w, 0, "Name:\t{}\n", s(&meta["name"]));
@@ -341,35 +329,10 @@ pub async fn replication_controller(ctx: &Ctx, rc: &Value, st: &Settings) -> Res
         i(&rc["status"]["replicas"]),
         i(&rc["spec"]["replicas"])
     );
-    wr!(
-        w,
-        0,
-        "Pods Status:\t{} Running / {} Waiting / {} Succeeded / {} Failed\n",
-        counts[0],
-        counts[1],
-        counts[2],
-        counts[3]
-    );
+    wr!(w, 0, "Pods Status:\t{}\n", pods_status_line(counts));
     pod_template(&rc["spec"]["template"], &mut w);
-    let conds = arr(&rc["status"]["conditions"]);
-    if !conds.is_empty() {
-        w.write(0, "Conditions:\n  Type\tStatus\tReason\n");
-        w.write(1, "----\t------\t------\n");
-        for c in conds {
-            wr!(
-                w,
-                1,
-                "{} \t{}\t{}\n",
-                s(&c["type"]),
-                s(&c["status"]),
-                s(&c["reason"])
-            );
-        }
-    }
-    if let Some(evs) = &evs {
-        events::describe(evs, &mut w);
-    }
-    Ok(w.finish())
+    conditions_type_status_reason(&mut w, arr(&rc["status"]["conditions"]));
+    Ok(events::finish(w, evs.as_deref()))
 }
 
 /// A metric's current value (`<unknown>` without status) for the HPA table.
@@ -503,27 +466,14 @@ pub async fn hpa(ctx: &Ctx, hpa: &Value, st: &Settings) -> Result<String> {
         i(&hpa["status"]["currentReplicas"]),
         i(&hpa["status"]["desiredReplicas"])
     );
-    let conds = arr(&hpa["status"]["conditions"]);
-    if !conds.is_empty() {
-        w.write(0, "Conditions:\n");
-        w.write(1, "Type\tStatus\tReason\tMessage\n");
-        w.write(1, "----\t------\t------\t-------\n");
-        for c in conds {
-            wr!(
-                w,
-                1,
-                "{}\t{}\t{}\t{}\n",
-                s(&c["type"]),
-                s(&c["status"]),
-                s(&c["reason"]),
-                s(&c["message"])
-            );
-        }
-    }
-    if let Some(evs) = &evs {
-        events::describe(evs, &mut w);
-    }
-    Ok(w.finish())
+    conditions(
+        &mut w,
+        arr(&hpa["status"]["conditions"]),
+        "Type\tStatus\tReason\tMessage",
+        "----\t------\t------\t-------",
+        "\t",
+    );
+    Ok(events::finish(w, evs.as_deref()))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::events;
 use super::util::{age, arr, b, format_labels, quantity, s};
 use super::volumes::access_modes;
-use super::writer::{annotations, labels, wr, Out};
+use super::writer::{annotations, conditions, labels, wr, Out};
 use super::Settings;
 use crate::ctx::Ctx;
 use crate::error::Result;
@@ -88,10 +88,7 @@ pub async fn storage_class(ctx: &Ctx, sc: &Value, st: &Settings) -> Result<Strin
             }
         }
     }
-    if let Some(evs) = &evs {
-        events::describe(evs, &mut w);
-    }
-    Ok(w.finish())
+    Ok(events::finish(w, evs.as_deref()))
 }
 
 pub async fn ingress_class(ctx: &Ctx, ic: &Value, st: &Settings) -> Result<String> {
@@ -111,10 +108,7 @@ pub async fn ingress_class(ctx: &Ctx, ic: &Value, st: &Settings) -> Result<Strin
         wr!(w, 1, "Kind:\t{}\n", s(&p["kind"]));
         wr!(w, 1, "Name:\t{}\n", s(&p["name"]));
     }
-    if let Some(evs) = &evs {
-        events::describe(evs, &mut w);
-    }
-    Ok(w.finish())
+    Ok(events::finish(w, evs.as_deref()))
 }
 
 pub async fn persistent_volume(ctx: &Ctx, pv: &Value, st: &Settings) -> Result<String> {
@@ -268,10 +262,7 @@ pub async fn persistent_volume(ctx: &Ctx, pv: &Value, st: &Settings) -> Result<S
     } else {
         w.write(1, "<unknown>\n");
     }
-    if let Some(evs) = &evs {
-        events::describe(evs, &mut w);
-    }
-    Ok(w.finish())
+    Ok(events::finish(w, evs.as_deref()))
 }
 
 pub async fn endpoint_slice(ctx: &Ctx, eps: &Value, st: &Settings) -> Result<String> {
@@ -346,10 +337,7 @@ pub async fn endpoint_slice(ctx: &Ctx, eps: &Value, st: &Settings) -> Result<Str
             wr!(w, 2, "Zone:\t{}\n", e["zone"].as_str().unwrap_or("<unset>"));
         }
     }
-    if let Some(evs) = &evs {
-        events::describe(evs, &mut w);
-    }
-    Ok(w.finish())
+    Ok(events::finish(w, evs.as_deref()))
 }
 
 pub fn service_cidr(sc: &Value, evs: Option<&[Value]>) -> String {
@@ -363,26 +351,15 @@ pub fn service_cidr(sc: &Value, evs: Option<&[Value]>) -> String {
     let conds = arr(&sc["status"]["conditions"]);
     if !conds.is_empty() {
         w.write(0, "Status:\n");
-        w.write(0, "Conditions:\n");
-        w.write(1, "Type\tStatus\tLastTransitionTime\tReason\tMessage\n");
-        w.write(1, "----\t------\t------------------\t------\t-------\n");
-        for c in conds {
-            wr!(
-                w,
-                1,
-                "{}\t{}\t{}\t{}\t{}\n",
-                s(&c["type"]),
-                s(&c["status"]),
-                super::util::rfc1123z(&c["lastTransitionTime"]),
-                s(&c["reason"]),
-                s(&c["message"])
-            );
-        }
     }
-    if let Some(evs) = evs {
-        events::describe(evs, &mut w);
-    }
-    w.finish()
+    conditions(
+        &mut w,
+        conds,
+        "Type\tStatus\tLastTransitionTime\tReason\tMessage",
+        "----\t------\t------------------\t------\t-------",
+        "\t",
+    );
+    events::finish(w, evs)
 }
 
 pub fn ip_address(ip: &Value, evs: Option<&[Value]>) -> String {
@@ -403,10 +380,7 @@ pub fn ip_address(ip: &Value, evs: Option<&[Value]>) -> String {
             wr!(w, 1, "{title}:\t{}\n", s(&p[field]));
         }
     }
-    if let Some(evs) = evs {
-        events::describe(evs, &mut w);
-    }
-    w.finish()
+    events::finish(w, evs)
 }
 
 pub fn csi_node(csi: &Value, evs: Option<&[Value]>) -> String {
@@ -437,10 +411,7 @@ pub fn csi_node(csi: &Value, evs: Option<&[Value]>) -> String {
             }
         }
     }
-    if let Some(evs) = evs {
-        events::describe(evs, &mut w);
-    }
-    w.finish()
+    events::finish(w, evs)
 }
 
 pub fn volume_attributes_class(vac: &Value, evs: Option<&[Value]>) -> String {
@@ -454,10 +425,7 @@ pub fn volume_attributes_class(vac: &Value, evs: Option<&[Value]>) -> String {
     );
     wr!(w, 0, "DriverName:\t{}\n", s(&vac["driverName"]));
     wr!(w, 0, "Parameters:\t{}\n", format_labels(&vac["parameters"]));
-    if let Some(evs) = evs {
-        events::describe(evs, &mut w);
-    }
-    w.finish()
+    events::finish(w, evs)
 }
 
 #[cfg(test)]

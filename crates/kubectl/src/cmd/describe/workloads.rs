@@ -12,14 +12,15 @@ use crate::ctx::{query_escape, Ctx};
 use crate::error::Result;
 
 /// `getPodStatusForController`: running / waiting / succeeded / failed pods that match
-/// the selector and are controlled by `uid`.
+/// the selector and are controlled by `owner`.
 pub async fn pod_status(
     ctx: &Ctx,
-    ns: &str,
+    owner: &Value,
     selector: &str,
-    uid: &str,
     chunk: i64,
 ) -> Result<[usize; 4]> {
+    let ns = s(&owner["metadata"]["namespace"]);
+    let uid = s(&owner["metadata"]["uid"]);
     let path = format!("/api/v1/namespaces/{ns}/pods");
     let pods = list_all(
         ctx,
@@ -47,14 +48,14 @@ pub async fn pod_status(
     Ok(counts)
 }
 
-fn pods_status_line(c: [usize; 4]) -> String {
+pub(super) fn pods_status_line(c: [usize; 4]) -> String {
     format!(
         "{} Running / {} Waiting / {} Succeeded / {} Failed",
         c[0], c[1], c[2], c[3]
     )
 }
 
-fn conditions_type_status_reason(w: &mut Out, conds: &[Value]) {
+pub(super) fn conditions_type_status_reason(w: &mut Out, conds: &[Value]) {
     if conds.is_empty() {
         return;
     }
@@ -207,23 +208,13 @@ pub async fn deployment(ctx: &Ctx, d: &Value, st: &Settings) -> Result<String> {
             rs_list(&new_rs.into_iter().collect::<Vec<_>>())
         );
     }
-    if let Some(evs) = &evs {
-        events::describe(evs, &mut w);
-    }
-    Ok(w.finish())
+    Ok(events::finish(w, evs.as_deref()))
 }
 
 pub async fn replica_set(ctx: &Ctx, rs: &Value, st: &Settings) -> Result<String> {
     let meta = &rs["metadata"];
     let selector = selector_string(&rs["spec"]["selector"]);
-    let counts = pod_status(
-        ctx,
-        s(&meta["namespace"]),
-        &selector,
-        s(&meta["uid"]),
-        st.chunk,
-    )
-    .await;
+    let counts = pod_status(ctx, rs, &selector, st.chunk).await;
     let evs = st.events(ctx, rs).await;
     let mut w = Out::new();
     wr!(w, 0, "Name:\t{}\n", s(&meta["name"]));
@@ -253,24 +244,14 @@ pub async fn replica_set(ctx: &Ctx, rs: &Value, st: &Settings) -> Result<String>
     }
     pod_template(&rs["spec"]["template"], &mut w);
     conditions_type_status_reason(&mut w, arr(&rs["status"]["conditions"]));
-    if let Some(evs) = &evs {
-        events::describe(evs, &mut w);
-    }
-    Ok(w.finish())
+    Ok(events::finish(w, evs.as_deref()))
 }
 
 pub async fn stateful_set(ctx: &Ctx, ss: &Value, st: &Settings) -> Result<String> {
     let meta = &ss["metadata"];
     let spec = &ss["spec"];
     let selector = selector_string(&spec["selector"]);
-    let counts = pod_status(
-        ctx,
-        s(&meta["namespace"]),
-        &selector,
-        s(&meta["uid"]),
-        st.chunk,
-    )
-    .await?;
+    let counts = pod_status(ctx, ss, &selector, st.chunk).await?;
     let evs = st.events(ctx, ss).await;
     let mut w = Out::new();
     wr!(w, 0, "Name:\t{}\n", s(&meta["name"]));
@@ -336,10 +317,7 @@ pub async fn stateful_set(ctx: &Ctx, ss: &Value, st: &Settings) -> Result<String
             wr!(w, 1, "Access Modes:\t[{}]\n", modes.join(" "));
         }
     }
-    if let Some(evs) = &evs {
-        events::describe(evs, &mut w);
-    }
-    Ok(w.finish())
+    Ok(events::finish(w, evs.as_deref()))
 }
 
 pub async fn daemon_set(ctx: &Ctx, ds: &Value, st: &Settings) -> Result<String> {
@@ -347,14 +325,7 @@ pub async fn daemon_set(ctx: &Ctx, ds: &Value, st: &Settings) -> Result<String> 
     let spec = &ds["spec"];
     let status = &ds["status"];
     let selector = selector_string(&spec["selector"]);
-    let counts = pod_status(
-        ctx,
-        s(&meta["namespace"]),
-        &selector,
-        s(&meta["uid"]),
-        st.chunk,
-    )
-    .await?;
+    let counts = pod_status(ctx, ds, &selector, st.chunk).await?;
     let evs = st.events(ctx, ds).await;
     let mut w = Out::new();
     wr!(w, 0, "Name:\t{}\n", s(&meta["name"]));
@@ -390,10 +361,7 @@ pub async fn daemon_set(ctx: &Ctx, ds: &Value, st: &Settings) -> Result<String> 
     }
     wr!(w, 0, "Pods Status:\t{}\n", pods_status_line(counts));
     pod_template(&spec["template"], &mut w);
-    if let Some(evs) = &evs {
-        events::describe(evs, &mut w);
-    }
-    Ok(w.finish())
+    Ok(events::finish(w, evs.as_deref()))
 }
 
 pub async fn job(ctx: &Ctx, job: &Value, st: &Settings) -> Result<String> {
@@ -482,10 +450,7 @@ pub async fn job(ctx: &Ctx, job: &Value, st: &Settings) -> Result<String> {
         );
     }
     pod_template(&spec["template"], &mut w);
-    if let Some(evs) = &evs {
-        events::describe(evs, &mut w);
-    }
-    Ok(w.finish())
+    Ok(events::finish(w, evs.as_deref()))
 }
 
 /// `capIndexesListOrNone`.
@@ -574,10 +539,7 @@ pub async fn cron_job(ctx: &Ctx, cj: &Value, st: &Settings) -> Result<String> {
         w.write(0, &names.join(", "));
         w.line("");
     }
-    if let Some(evs) = &evs {
-        events::describe(evs, &mut w);
-    }
-    Ok(w.finish())
+    Ok(events::finish(w, evs.as_deref()))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::util::{s, string_map};
+use super::util::{rfc1123z, s, string_map};
 
 /// Writes `format!` text at an indentation level: `wr!(w, 1, "Name:\t{}\n", n)`.
 macro_rules! wr {
@@ -195,6 +195,36 @@ fn shorten(s: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}...", &s[..end])
+}
+
+/// A `Conditions:` table as kubectl writes it for most kinds: `header` names the
+/// condition's fields (capitalised), `last…Time` ones print as RFC 1123 times, and each
+/// cell ends in `sep` (some kinds pad with a space). `rule` is given, not derived, as
+/// kubectl's dashes do not always match the titles.
+pub fn conditions(w: &mut Out, conds: &[Value], header: &str, rule: &str, sep: &str) {
+    if conds.is_empty() {
+        return;
+    }
+    w.write(0, "Conditions:\n");
+    w.write(1, &format!("{header}\n"));
+    w.write(1, &format!("{rule}\n"));
+    let fields: Vec<String> = header
+        .split('\t')
+        .map(|t| t[..1].to_ascii_lowercase() + &t[1..])
+        .collect();
+    for c in conds {
+        let cells: Vec<String> = fields
+            .iter()
+            .map(|f| {
+                if f.starts_with("last") && f.ends_with("Time") {
+                    rfc1123z(&c[f])
+                } else {
+                    s(&c[f]).to_string()
+                }
+            })
+            .collect();
+        w.write(1, &format!("{}\n", cells.join(sep)));
+    }
 }
 
 /// `printNodeTaintsMultiline`: sorted by effect then key, `key=value:Effect`.

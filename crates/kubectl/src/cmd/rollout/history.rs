@@ -365,12 +365,9 @@ pub async fn run_undo(ctx: &Ctx, a: &UndoArgs) -> Result<()> {
     if a.args.is_empty() {
         return Err(Error::client("required resource not specified"));
     }
-    let report = Report {
-        output: a.output.clone(),
-        dry_run: DryRun::parse(a.dry_run.as_deref())?,
-    };
+    let report = Report::from_flags(a.flags.output.as_deref(), a.flags.dry_run.as_deref())?;
     report.validate()?;
-    let sel = select(ctx, &a.args, a.selector.as_deref()).await?;
+    let sel = select(ctx, &a.args, a.flags.selector.as_deref()).await?;
     let mut errors = sel.errors;
     for t in &sel.targets {
         match rollback(ctx, t, a.to_revision, report.dry_run).await {

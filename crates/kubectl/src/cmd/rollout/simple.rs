@@ -68,22 +68,19 @@ fn patch_for(action: Action, t: &Target, now: &str) -> std::result::Result<Value
 }
 
 pub async fn run(ctx: &Ctx, action: Action, a: &SimpleArgs) -> Result<()> {
-    if a.args.is_empty() && a.selector.is_none() {
+    if a.args.is_empty() && a.flags.selector.is_none() {
         return Err(Error::client(
             "You must provide one or more resources by argument or filename.\nExample resource specifications include:\n   '-f rsrc.yaml'\n   '--filename=rsrc.json'\n   '<resource> <name>'\n   '<resource>'",
         ));
     }
-    let report = Report {
-        output: a.output.clone(),
-        dry_run: DryRun::parse(a.dry_run.as_deref())?,
-    };
+    let report = Report::from_flags(a.flags.output.as_deref(), a.flags.dry_run.as_deref())?;
     report.validate()?;
     let all = a.args.len() == 1 && !a.args[0].contains('/');
     let sel = targets::select(
         ctx,
         &a.args,
         &Query {
-            selector: a.selector.as_deref(),
+            selector: a.flags.selector.as_deref(),
             all,
             ..Query::default()
         },

@@ -9,7 +9,7 @@ use crate::cmd::meta_edit::merge_diff;
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::resource::split_type_name;
-use crate::targets::{self, DryRun, Query, Report};
+use crate::targets::{self, ChangeFlags, Query, Report};
 
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct EnvArgs {
@@ -39,15 +39,8 @@ pub struct EnvArgs {
     /// If true, select all resources in the namespace of the specified resource types.
     #[arg(long)]
     pub all: bool,
-    /// Selector (label query) to filter on.
-    #[arg(short = 'l', long)]
-    pub selector: Option<String>,
-    /// Output format: json, yaml, name.
-    #[arg(short = 'o', long)]
-    pub output: Option<String>,
-    /// Must be "none", "server", or "client".
-    #[arg(long, num_args = 0..=1, default_missing_value = "client")]
-    pub dry_run: Option<String>,
+    #[command(flatten)]
+    pub flags: ChangeFlags,
 }
 
 /// `key` as an environment variable name (upper case, invalid characters as `_`).
@@ -227,21 +220,18 @@ pub async fn run(ctx: &Ctx, a: &EnvArgs) -> Result<()> {
             a.args.join(" ")
         )));
     }
-    if a.all && a.selector.is_some() {
+    if a.all && a.flags.selector.is_some() {
         return Err(Error::client(
             "cannot set --all and --selector at the same time",
         ));
     }
-    let report = Report {
-        output: a.output.clone(),
-        dry_run: DryRun::parse(a.dry_run.as_deref())?,
-    };
+    let report = Report::from_flags(a.flags.output.as_deref(), a.flags.dry_run.as_deref())?;
     if resources.is_empty() {
         return Err(Error::client(
             "one or more resources must be specified as <resource> <name> or <resource>/<name>",
         ));
     }
-    if a.list && a.output.is_some() {
+    if a.list && a.flags.output.is_some() {
         return Err(Error::client(
             "--list and --output may not be specified together",
         ));
@@ -278,7 +268,7 @@ pub async fn run(ctx: &Ctx, a: &EnvArgs) -> Result<()> {
         ctx,
         &resources,
         &Query {
-            selector: a.selector.as_deref(),
+            selector: a.flags.selector.as_deref(),
             all: a.all,
             ..Query::default()
         },

@@ -8,13 +8,25 @@ use std::cmp::Ordering;
 /// string (null, bool, int, float, timestamp, merge key) or as a YAML 1.1 base-60 float.
 /// Such strings are written double-quoted.
 pub fn needs_quotes(s: &str) -> bool {
-    !resolves_to_str(s) || is_base60_float(s)
+    !matches!(resolve_plain(s), Plain::Str) || is_base60_float(s)
 }
 
-/// go-yaml's `resolve("", s)` returning `!!str`.
-fn resolves_to_str(s: &str) -> bool {
+/// What a plain scalar means to go-yaml v2. One place decides it, so that manifests
+/// are read and objects printed by the same YAML 1.1 rules.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Plain {
+    Null,
+    Bool(bool),
+    Int(serde_json::Number),
+    Float(f64),
+    Timestamp,
+    Str,
+}
+
+/// go-yaml's `resolve("", s)`.
+pub(crate) fn resolve_plain(s: &str) -> Plain {
     let first = match s.as_bytes().first() {
-        None => return false, // the empty scalar is null
+        None => return Plain::Null,
         Some(b) => *b,
     };
     let hint = match first {
@@ -22,66 +34,46 @@ fn resolves_to_str(s: &str) -> bool {
         b'0'..=b'9' => 'D',
         b'y' | b'Y' | b'n' | b'N' | b't' | b'T' | b'f' | b'F' | b'o' | b'O' | b'~' => 'M',
         b'.' => '.',
-        _ => return true,
+        _ => return Plain::Str,
     };
-    if in_resolve_map(s) {
-        return false;
+    if let Some(p) = by_table(s) {
+        return p;
     }
     match hint {
-        'M' => true,
-        '.' => !is_dot_float(s),
+        'M' => Plain::Str,
+        '.' if is_dot_float(s) => Plain::Float(s.parse().unwrap_or_default()),
+        '.' => Plain::Str,
         _ => {
             if parse_timestamp(s) {
-                return false;
+                return Plain::Timestamp;
             }
             let plain: String = s.chars().filter(|c| *c != '_').collect();
-            !(parse_go_int(&plain) || is_yaml_float(&plain))
+            if let Some(n) = parse_go_int(&plain) {
+                return Plain::Int(n);
+            }
+            if is_yaml_float(&plain) {
+                return Plain::Float(plain.parse().unwrap_or_default());
+            }
+            Plain::Str
         }
     }
 }
 
 /// The fixed spellings go-yaml v2 resolves by table lookup.
-fn in_resolve_map(s: &str) -> bool {
-    matches!(
-        s,
-        "y" | "Y"
-            | "yes"
-            | "Yes"
-            | "YES"
-            | "true"
-            | "True"
-            | "TRUE"
-            | "on"
-            | "On"
-            | "ON"
-            | "n"
-            | "N"
-            | "no"
-            | "No"
-            | "NO"
-            | "false"
-            | "False"
-            | "FALSE"
-            | "off"
-            | "Off"
-            | "OFF"
-            | "~"
-            | "null"
-            | "Null"
-            | "NULL"
-            | ".nan"
-            | ".NaN"
-            | ".NAN"
-            | ".inf"
-            | ".Inf"
-            | ".INF"
-            | "+.inf"
-            | "+.Inf"
-            | "+.INF"
-            | "-.inf"
-            | "-.Inf"
-            | "-.INF"
-    )
+fn by_table(s: &str) -> Option<Plain> {
+    Some(match s {
+        "~" | "null" | "Null" | "NULL" => Plain::Null,
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            Plain::Bool(true)
+        }
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            Plain::Bool(false)
+        }
+        ".nan" | ".NaN" | ".NAN" => Plain::Float(f64::NAN),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => Plain::Float(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => Plain::Float(f64::NEG_INFINITY),
+        _ => return None,
+    })
 }
 
 /// Go's `strconv.ParseFloat` succeeding on a string starting with `.`: only `.digits`
@@ -132,9 +124,9 @@ fn is_yaml_float(s: &str) -> bool {
     s.parse::<f64>().is_ok_and(f64::is_finite)
 }
 
-/// Go's `strconv.ParseInt(s, 0, 64)` or `ParseUint(s, 0, 64)` succeeding: an optional
-/// sign (ParseInt only), then `0x`/`0o`/`0b` or a leading `0` for octal, else decimal.
-fn parse_go_int(s: &str) -> bool {
+/// Go's `strconv.ParseInt(s, 0, 64)`, then `ParseUint(s, 0, 64)`: an optional sign
+/// (ParseInt only), then `0x`/`0o`/`0b` or a leading `0` for octal, else decimal.
+fn parse_go_int(s: &str) -> Option<serde_json::Number> {
     let (neg, body) = match s.as_bytes().first() {
         Some(b'+') => (false, &s[1..]),
         Some(b'-') => (true, &s[1..]),
@@ -153,16 +145,17 @@ fn parse_go_int(s: &str) -> bool {
         (10, lower.as_str())
     };
     if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return false;
+        return None;
     }
-    let Ok(mag) = u64::from_str_radix(digits, radix) else {
-        return false;
-    };
+    let mag = u64::from_str_radix(digits, radix).ok()?;
     if neg {
-        mag <= 1u64 << 63
-    } else {
+        // `1 << 63` wraps to i64::MIN, which is what it negates to.
+        (mag <= 1u64 << 63).then(|| (mag as i64).wrapping_neg().into())
+    } else if mag <= i64::MAX as u64 || !s.starts_with('+') {
         // ParseUint takes what ParseInt cannot, but only without a sign.
-        mag <= i64::MAX as u64 || !s.starts_with('+')
+        Some(mag.into())
+    } else {
+        None
     }
 }
 
