@@ -291,6 +291,8 @@ async fn forward(
         Err(code) => return status(code),
     };
     let tls = opts.backend_protocol == BackendProtocol::Https;
+    // Upgraded connections stream both ways after the handshake.
+    let with_body = upgrade || !up_req.body().is_end_stream();
     let n = backend.endpoints.len();
     let mut last_err = String::new();
     for attempt in 0..n.min(TRIES) {
@@ -306,7 +308,7 @@ async fn forward(
             Some(s) => (s, None),
             None => match inner
                 .upstreams
-                .connect(key, opts.connect_timeout, !upgrade)
+                .connect(key, opts.connect_timeout, !upgrade, with_body)
                 .await
             {
                 Ok(s) => s,
@@ -330,7 +332,7 @@ async fn forward(
                 up_req = r;
                 match inner
                     .upstreams
-                    .connect(key, opts.connect_timeout, !upgrade)
+                    .connect(key, opts.connect_timeout, !upgrade, with_body)
                     .await
                 {
                     Ok((s, d)) => match send(inner, key, s, d, up_req, opts, upgrade).await {

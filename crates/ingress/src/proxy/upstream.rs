@@ -112,6 +112,7 @@ impl Upstreams {
         key: Key,
         timeout: Duration,
         inline: bool,
+        with_body: bool,
     ) -> Result<(Sender, Option<Driver>), ConnectError> {
         let addr = key.addr;
         let tcp = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
@@ -119,7 +120,13 @@ impl Upstreams {
             Ok(Err(e)) => return Err(ConnectError::Io(addr, e)),
             Ok(Ok(s)) => s,
         };
-        let _ = tcp.set_nodelay(true);
+        // Nagle only delays a second small write while the first is unacknowledged: a
+        // request without a body goes out in one write, so the option (a syscall per
+        // connection) is only worth it when a body follows.
+        if with_body {
+            let _ = tcp.set_nodelay(true);
+        }
+        let tcp = NoShutdown(tcp);
         if key.tls {
             // Like nginx's default (proxy_ssl_verify off): encrypt, do not authenticate.
             let name = ServerName::IpAddress(addr.ip().into());
@@ -166,6 +173,57 @@ where
         }
     });
     Ok((sender, None))
+}
+
+/// An upstream socket whose write-side shutdown is a no-op. hyper shuts a connection's
+/// write side before dropping it; for an HTTP/1 exchange that is over, the close that
+/// follows sends the FIN anyway, so the `shutdown(2)` only cost a syscall per request.
+struct NoShutdown(TcpStream);
+
+impl tokio::io::AsyncRead for NoShutdown {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for NoShutdown {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
 }
 
 #[derive(Debug)]
