@@ -448,3 +448,25 @@ fn watch_prints_what_kubectl_prints() {
         assert_same(&c, args);
     }
 }
+
+/// The binary run through a symlink named `kubectl` is kubectl.
+#[test]
+fn a_symlink_named_kubectl_is_kubectl() {
+    let c = Cluster::start(&["--disable-agent"]);
+    let link = c.dir.path().join("bin/kubectl");
+    std::fs::create_dir_all(c.dir.path().join("bin")).expect("bin dir");
+    std::os::unix::fs::symlink(rkube_e2e::rkube_bin(), &link).expect("symlink");
+    let via_link = c.kubectl_v(&link.display().to_string(), &["get", "ns"]);
+    let real = c.kubectl(&["get", "ns"]);
+    assert_eq!(via_link.code, 0, "{}", via_link.stderr);
+    assert_eq!(
+        rkube_e2e::golden::normalize(&via_link.stdout),
+        rkube_e2e::golden::normalize(&real.stdout)
+    );
+    let bad = c.kubectl_v(&link.display().to_string(), &["get", "nosuchtype"]);
+    assert_eq!(bad.code, 1);
+    assert_eq!(
+        bad.stderr,
+        "error: the server doesn't have a resource type \"nosuchtype\"\n"
+    );
+}
