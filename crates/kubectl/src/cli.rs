@@ -9,7 +9,8 @@ use crate::cmd;
 #[command(
     name = "kubectl",
     about = "kubectl controls the Kubernetes cluster manager.",
-    disable_version_flag = true
+    disable_version_flag = true,
+    args_override_self = true
 )]
 pub struct Cli {
     #[command(flatten)]

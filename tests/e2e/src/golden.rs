@@ -42,8 +42,12 @@ impl Cluster {
     }
 
     /// Runs ARGS with kubectl 1.32 and with `rkube kubectl`; returns (kubectl, rkube).
+    /// kubectl names itself by its file name in some messages; installed as `kubectl` it
+    /// says `kubectl`, as rkube does, so that is what its output is compared as.
     pub fn both(&self, args: &[&str]) -> (Run, Run) {
-        (self.kubectl_v(KUBECTL_1_32, args), self.rkubectl(args))
+        let mut k = self.kubectl_v(KUBECTL_1_32, args);
+        k.stderr = k.stderr.replace("kubectl.1.32 ", "kubectl ");
+        (k, self.rkubectl(args))
     }
 }
 

@@ -53,6 +53,9 @@ fn get_prints_what_kubectl_prints() {
         &["get", "pods", "-n", "empty"],
         &["get", "foo"],
         &["get"],
+        &["get", "pod", "p1", "deploy/web"],
+        &["get", "pod/p1", "web"],
+        &["get", "pods", "-n", "prod", "-n", "default"],
     ] {
         assert_same(&c, args);
     }

@@ -107,6 +107,12 @@ pub async fn requests(
         ));
     };
     let mut out: Vec<(ResourceType, Vec<String>)> = Vec::new();
+    // Mixing `TYPE NAME` and `TYPE/NAME` forms is refused before anything is sent.
+    if args.iter().any(|a| a.contains('/')) && !args.iter().all(|a| a.contains('/')) {
+        return Err(Error::client(format!(
+            "there is no need to specify a resource type as a separate argument when passing arguments in resource/name form (e.g. 'kubectl {command} resource/<resource_name>' instead of 'kubectl {command} resource resource/<resource_name>'"
+        )));
+    }
     if first.contains('/') {
         for a in args {
             let (t, n) = split_type_name(a);
@@ -115,11 +121,6 @@ pub async fn requests(
                     "arguments in resource/name form must have a single resource and name",
                 ));
             };
-            if !a.contains('/') {
-                return Err(Error::client(format!(
-                    "there is no need to specify a resource type as a separate argument when passing arguments in resource/name form (e.g. 'kubectl {command} resource/<resource_name>' instead of 'kubectl {command} resource resource/<resource_name>'"
-                )));
-            }
             let rt = resolver.resolve(ctx, t).await?;
             match out.iter_mut().find(|(r, _)| *r == rt) {
                 Some((_, names)) => names.push(n.to_string()),
