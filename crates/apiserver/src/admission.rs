@@ -199,7 +199,49 @@ pub fn check_type(info: &ResourceInfo, obj: &mut Value) -> Result<(), ApiError> 
     if !map.contains_key("metadata") {
         map.insert("metadata".into(), Value::Object(Map::new()));
     }
+    string_maps(info, map)
+}
+
+/// ConfigMap and Secret data are maps of strings; upstream's typed decoding refuses any other
+/// value (`data: {enabled: true}` is a common YAML slip) with a 400 before anything else.
+fn string_maps(info: &ResourceInfo, map: &Map<String, Value>) -> Result<(), ApiError> {
+    let fields: &[(&str, &str)] = match (info.group, info.kind) {
+        ("", "ConfigMap") => &[("data", "string"), ("binaryData", "[]uint8")],
+        ("", "Secret") => &[("data", "[]uint8"), ("stringData", "string")],
+        _ => return Ok(()),
+    };
+    for (field, go_type) in fields {
+        let Some(v) = map.get(*field) else { continue };
+        let bad = match v {
+            Value::Null => None,
+            Value::Object(m) => m.values().find(|x| !x.is_string() && !x.is_null()),
+            other => Some(other),
+        };
+        if let Some(bad) = bad {
+            let (what, go_type) = match v {
+                Value::Object(_) => (json_type(bad), *go_type),
+                _ => (json_type(bad), "map[string]string"),
+            };
+            return Err(ApiError::bad_request(format!(
+                "{kind} in version \"{version}\" cannot be handled as a {kind}: json: cannot unmarshal {what} into Go struct field {kind}.{field} of type {go_type}",
+                kind = info.kind,
+                version = info.version,
+            )));
+        }
+    }
     Ok(())
+}
+
+/// The JSON type name Go's decoder reports.
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+        Value::Null => "null",
+    }
 }
 
 /// How unknown fields are treated (`fieldValidation`).

@@ -142,6 +142,17 @@ fn bad_bodies_get_kubernetes_errors() {
     let r = c.kubectl(&["delete", "cm", "p", "--dry-run=server"]).ok();
     assert_eq!(r.stdout.trim(), "configmap \"p\" deleted (server dry run)");
     c.kubectl(&["get", "cm", "p"]).ok();
+    // ConfigMap data holds strings only, as upstream's typed decoding insists.
+    let r = c.kubectl_stdin(
+        KUBECTL_1_32,
+        &["create", "--validate=false", "-f", "-"],
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: typed}\ndata: {enabled: true}\n",
+    );
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        r.stderr.trim(),
+        "Error from server (BadRequest): error when creating \"STDIN\": ConfigMap in version \"v1\" cannot be handled as a ConfigMap: json: cannot unmarshal bool into Go struct field ConfigMap.data of type string"
+    );
     // A Secret's stringData is merged into data (base64) and never stored itself.
     c.kubectl_stdin(
         KUBECTL_1_32,
