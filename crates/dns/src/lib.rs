@@ -59,13 +59,27 @@ impl DnsServer {
         let mut udp = Vec::new();
         let mut tcp = Vec::new();
         for addr in &cfg.listen {
-            let sock = UdpSocket::bind(addr)
-                .await
-                .with_context(|| format!("binding DNS UDP {addr}"))?;
-            let bound = sock.local_addr()?;
-            let listener = TcpListener::bind(bound)
-                .await
-                .with_context(|| format!("binding DNS TCP {bound}"))?;
+            // Port 0 asks for any port: the UDP socket picks one, and TCP must get the same.
+            // That TCP port may be in use already (an outgoing connection's ephemeral port),
+            // so a few other picks are tried before giving up.
+            let tries = if addr.port() == 0 { 16 } else { 1 };
+            let mut attempt = 0;
+            let (sock, listener) = loop {
+                attempt += 1;
+                let sock = UdpSocket::bind(addr)
+                    .await
+                    .with_context(|| format!("binding DNS UDP {addr}"))?;
+                let bound = sock.local_addr()?;
+                match TcpListener::bind(bound).await {
+                    Ok(l) => break (sock, l),
+                    Err(e) if attempt < tries && e.kind() == std::io::ErrorKind::AddrInUse => {
+                        continue
+                    }
+                    Err(e) => {
+                        return Err(e).with_context(|| format!("binding DNS TCP {bound}"));
+                    }
+                }
+            };
             udp.push(Arc::new(sock));
             tcp.push(listener);
         }

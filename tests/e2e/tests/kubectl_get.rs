@@ -102,7 +102,7 @@ data:
   tab: "a\tb"
   unicode: "héllo 😀"
   key10: x
-  key2: y
+  key2: "y"
 "#;
 
 /// Whitespace, line-break and quoting corner cases, created with apply (so the
