@@ -134,7 +134,9 @@ impl Reuse {
 pub struct Upstream<B> {
     inner: B,
     timeout: Duration,
-    sleep: Pin<Box<Sleep>>,
+    /// Armed only while waiting for data: most frames are ready when asked for, and a
+    /// timer per response costs a timer-wheel insert and removal.
+    sleep: Option<Pin<Box<Sleep>>>,
     _guard: Option<ConnGuard>,
     reuse: Option<Reuse>,
 }
@@ -149,7 +151,7 @@ impl<B> Upstream<B> {
         Upstream {
             inner,
             timeout,
-            sleep: Box::pin(tokio::time::sleep(timeout)),
+            sleep: None,
             _guard: guard,
             reuse,
         }
@@ -189,12 +191,15 @@ where
                         reuse.finish(cx);
                     }
                 }
-                let deadline = Instant::now() + this.timeout;
-                this.sleep.as_mut().reset(deadline);
+                this.sleep = None;
                 Poll::Ready(r.map(|f| f.map_err(Into::into)))
             }
             Poll::Pending => {
-                ready!(this.sleep.as_mut().poll(cx));
+                let timeout = this.timeout;
+                let sleep = this.sleep.get_or_insert_with(|| {
+                    Box::pin(tokio::time::sleep_until(Instant::now() + timeout))
+                });
+                ready!(sleep.as_mut().poll(cx));
                 Poll::Ready(Some(Err(ReadTimeout(this.timeout).into())))
             }
         }

@@ -83,8 +83,10 @@ impl Proxy {
             let h = std::thread::Builder::new()
                 .name(format!("ingress-{}-{i}", addr.port()))
                 .spawn(move || {
+                    // Sockets and timers only: no process or signal driver to poll per park.
                     let rt = match tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
+                        .enable_io()
+                        .enable_time()
                         .build()
                     {
                         Ok(rt) => rt,
