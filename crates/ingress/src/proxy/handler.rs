@@ -11,6 +11,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use super::body::{self, ProxyBody};
+use super::h1;
 use super::upstream::{Driver, Key, Sender};
 use super::Inner;
 use crate::annotations::{BackendProtocol, Options};
@@ -294,6 +295,33 @@ async fn forward(
     // Upgraded connections stream both ways after the handshake.
     let with_body = upgrade || !up_req.body().is_end_stream();
     let n = backend.endpoints.len();
+    if !with_body && !tls {
+        let (parts, _) = up_req.into_parts();
+        let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let head = h1::request_head(&parts.method, target, &parts.headers);
+        let head_request = parts.method == http::Method::HEAD;
+        let picked = |attempt: usize| (start + attempt) % n;
+        let mut last_err = String::new();
+        for attempt in 0..n.min(TRIES) {
+            let addr = backend.endpoints[picked(attempt)];
+            let key = Key { addr, tls: false };
+            match lean_exchange(inner, key, &head, head_request, opts).await {
+                Ok(resp) => {
+                    let set_cookie = affinity
+                        .filter(|_| sticky != Some(picked(attempt)))
+                        .map(|a| (a, affinity_value(&addr)));
+                    return respond(resp, None, set_cookie, route, guard, opts);
+                }
+                Err(Lean::ConnectFailed(e)) => {
+                    tracing::warn!(backend = %backend.name, error = %e, "endpoint failed, trying next");
+                    last_err = e;
+                }
+                Err(Lean::Failed(code)) => return status(code),
+            }
+        }
+        tracing::warn!(backend = %backend.name, error = %last_err, "no endpoint reachable");
+        return status(StatusCode::BAD_GATEWAY);
+    }
     let mut last_err = String::new();
     for attempt in 0..n.min(TRIES) {
         let addr = backend.endpoints[(start + attempt) % n];
@@ -324,7 +352,7 @@ async fn forward(
                 let set_cookie = affinity
                     .filter(|_| sticky != Some((start + attempt) % n))
                     .map(|a| (a, affinity_value(&addr)));
-                return respond(resp, reuse, set_cookie, route, client_upgrade, guard, opts);
+                return respond_hyper(resp, reuse, set_cookie, route, client_upgrade, guard, opts);
             }
             Sent::Unsent(r) => {
                 // A pooled connection closed by the endpoint meanwhile; the request was
@@ -337,7 +365,15 @@ async fn forward(
                 {
                     Ok((s, d)) => match send(inner, key, s, d, up_req, opts, upgrade).await {
                         Sent::Response(resp, reuse) => {
-                            return respond(resp, reuse, None, route, client_upgrade, guard, opts)
+                            return respond_hyper(
+                                resp,
+                                reuse,
+                                None,
+                                route,
+                                client_upgrade,
+                                guard,
+                                opts,
+                            )
                         }
                         Sent::Unsent(_) => return status(StatusCode::BAD_GATEWAY),
                         Sent::Failed(code) => return status(code),
@@ -430,8 +466,54 @@ async fn driven<F: std::future::Future>(driver: &mut Option<Driver>, fut: F) -> 
     .await
 }
 
+enum Lean {
+    /// No connection to this endpoint: the next one may be tried.
+    ConnectFailed(String),
+    Failed(StatusCode),
+}
+
+/// A body-less request over the lean HTTP/1.1 path: a kept-alive connection if this worker
+/// has one (a fresh one when the endpoint had closed it), else a new connection.
+async fn lean_exchange(
+    inner: &Arc<Inner>,
+    key: Key,
+    head: &[u8],
+    head_request: bool,
+    opts: &Options,
+) -> Result<Response<h1::ResponseBody>, Lean> {
+    let deadline = opts.send_timeout + opts.read_timeout;
+    let mut pooled = h1::checkout(key);
+    loop {
+        let conn = match pooled.take() {
+            Some(c) => c,
+            None => match inner
+                .upstreams
+                .connect_tcp(key.addr, opts.connect_timeout, false)
+                .await
+            {
+                Ok(s) => h1::Conn::new(s),
+                Err(e) => return Err(Lean::ConnectFailed(e.to_string())),
+            },
+        };
+        let reused = conn.reused();
+        match tokio::time::timeout(deadline, h1::exchange(conn, key, head, head_request)).await {
+            Ok(Ok(resp)) => return Ok(resp),
+            // The endpoint closed a kept-alive connection as the request went out.
+            Ok(Err(h1::ExchangeError::Closed)) if reused => continue,
+            Ok(Err(e)) => {
+                tracing::warn!(upstream = %key.addr, error = %e, "upstream request failed");
+                return Err(Lean::Failed(StatusCode::BAD_GATEWAY));
+            }
+            Err(_) => {
+                tracing::warn!(upstream = %key.addr, "upstream timed out");
+                return Err(Lean::Failed(StatusCode::GATEWAY_TIMEOUT));
+            }
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
-fn respond(
+fn respond_hyper(
     mut resp: Response<Incoming>,
     reuse: Option<body::Reuse>,
     set_cookie: Option<(&crate::annotations::Affinity, String)>,
@@ -459,6 +541,23 @@ fn respond(
         let (parts, _) = resp.into_parts();
         return Response::from_parts(parts, body::empty());
     }
+    respond(resp, reuse, set_cookie, route, guard, opts)
+}
+
+/// The client's response: hop-by-hop headers dropped, the affinity cookie set, the body
+/// relayed under the read timeout.
+fn respond<B>(
+    resp: Response<B>,
+    reuse: Option<body::Reuse>,
+    set_cookie: Option<(&crate::annotations::Affinity, String)>,
+    route: &Route,
+    guard: Option<ConnGuard>,
+    opts: &Options,
+) -> Response<ProxyBody>
+where
+    B: http_body::Body<Data = bytes::Bytes> + Unpin + Send + 'static,
+    B::Error: Into<body::BoxError>,
+{
     let (mut parts, incoming) = resp.into_parts();
     strip_hop(&mut parts.headers);
     if let Some((a, value)) = set_cookie {

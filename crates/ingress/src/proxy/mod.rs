@@ -3,6 +3,7 @@
 //! drop requests in flight.
 
 pub mod body;
+mod h1;
 mod handler;
 pub mod upstream;
 

@@ -104,6 +104,26 @@ impl Upstreams {
         }
     }
 
+    /// A TCP connection to `addr`. Nagle only delays a second small write while the first
+    /// is unacknowledged: a request without a body goes out in one write, so the option (a
+    /// syscall per connection) is only set when a body follows.
+    pub async fn connect_tcp(
+        &self,
+        addr: SocketAddr,
+        timeout: Duration,
+        with_body: bool,
+    ) -> Result<TcpStream, ConnectError> {
+        let tcp = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Err(_) => return Err(ConnectError::Timeout(addr)),
+            Ok(Err(e)) => return Err(ConnectError::Io(addr, e)),
+            Ok(Ok(s)) => s,
+        };
+        if with_body {
+            let _ = tcp.set_nodelay(true);
+        }
+        Ok(tcp)
+    }
+
     /// Opens a new connection (not pooled until checked in). With `inline`, the connection's
     /// [`Driver`] is returned for the caller to poll; otherwise it runs on a task of its own
     /// (with HTTP upgrades enabled).
@@ -115,18 +135,7 @@ impl Upstreams {
         with_body: bool,
     ) -> Result<(Sender, Option<Driver>), ConnectError> {
         let addr = key.addr;
-        let tcp = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
-            Err(_) => return Err(ConnectError::Timeout(addr)),
-            Ok(Err(e)) => return Err(ConnectError::Io(addr, e)),
-            Ok(Ok(s)) => s,
-        };
-        // Nagle only delays a second small write while the first is unacknowledged: a
-        // request without a body goes out in one write, so the option (a syscall per
-        // connection) is only worth it when a body follows.
-        if with_body {
-            let _ = tcp.set_nodelay(true);
-        }
-        let tcp = NoShutdown(tcp);
+        let tcp = NoShutdown(self.connect_tcp(addr, timeout, with_body).await?);
         if key.tls {
             // Like nginx's default (proxy_ssl_verify off): encrypt, do not authenticate.
             let name = ServerName::IpAddress(addr.ip().into());
