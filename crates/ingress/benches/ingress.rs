@@ -2,7 +2,8 @@
 //! both in front of the same busybox httpd, measured with wrk in one run.
 //!
 //! `cargo bench -p rkube-ingress --bench ingress`; env `BENCH_SECS` (default 10),
-//! `BENCH_CONNS` (default 32).
+//! `BENCH_CONNS` (default 32), `BENCH_ROUNDS` (default 2). CPU per request is read from
+//! /proc: the proxy's worker threads here, nginx's worker processes there.
 
 /// The allocator the rkube binary runs the proxy with.
 #[global_allocator]
@@ -49,9 +50,66 @@ fn wait_listening(port: u16) -> bool {
 #[derive(Debug)]
 struct Figures {
     rps: f64,
+    requests: u64,
     p50: String,
     p99: String,
     errors: String,
+}
+
+/// CPU time (user + system) in clock ticks of the threads in `/proc/<pid>/task` whose name
+/// starts with `prefix` (all threads when empty).
+fn cpu_ticks(pid: u32, prefix: &str) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("stat")).ok())
+        .filter_map(|stat| {
+            // comm is in parentheses and may hold spaces; fields follow the last ')'.
+            let open = stat.find('(')?;
+            let close = stat.rfind(')')?;
+            let comm = &stat[open + 1..close];
+            if !comm.starts_with(prefix) {
+                return None;
+            }
+            let f: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+            // utime and stime are fields 14 and 15 of stat, 12 and 13 after comm and state.
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        })
+        .sum()
+}
+
+/// The processes whose parent is `parent` (nginx's workers).
+fn children(parent: u32) -> Vec<u32> {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .flatten()
+        .filter_map(|p| p.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
+                s.lines()
+                    .any(|l| l.strip_prefix("PPid:").map(str::trim) == Some(&parent.to_string()))
+            })
+        })
+        .collect()
+}
+
+/// CPU ticks of a proxy: the ingress worker threads of this process, or nginx's workers.
+fn proxy_ticks(target: &Target) -> u64 {
+    match target {
+        Target::Rkube => cpu_ticks(std::process::id(), "ingress-"),
+        Target::Nginx(master) => children(*master).iter().map(|p| cpu_ticks(*p, "")).sum(),
+        Target::Direct => 0,
+    }
+}
+
+enum Target {
+    Direct,
+    Rkube,
+    Nginx(u32),
 }
 
 fn wrk(url: &str, secs: u64, conns: u32) -> Result<Figures, String> {
@@ -66,6 +124,12 @@ fn wrk(url: &str, secs: u64, conns: u32) -> Result<Figures, String> {
         .output()
         .map_err(|e| format!("running wrk: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let requests = text
+        .lines()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     let field = |prefix: &str| {
         text.lines()
             .map(str::trim)
@@ -83,6 +147,7 @@ fn wrk(url: &str, secs: u64, conns: u32) -> Result<Figures, String> {
         .join("; ");
     Ok(Figures {
         rps,
+        requests,
         p50: field("50%").unwrap_or_default(),
         p99: field("99%").unwrap_or_default(),
         errors,
@@ -177,7 +242,7 @@ fn run() -> Result<(), String> {
     let ng_port = free_port().map_err(|e| e.to_string())?;
     let conf = tmp.path().join("nginx.conf");
     std::fs::write(&conf, nginx_conf(tmp.path(), ng_port, be_port)).map_err(|e| e.to_string())?;
-    let _nginx = Killed(
+    let nginx = Killed(
         Command::new("nginx")
             .args(["-e", &tmp.path().join("error.log").display().to_string()])
             .args(["-g", "daemon off;", "-p"])
@@ -217,29 +282,65 @@ fn run() -> Result<(), String> {
         return Err("rkube-ingress did not start".into());
     }
 
-    println!("wrk -t2 -c{conns} -d{secs}s, 612-byte file from busybox httpd on 127.0.0.1");
+    let rounds: u32 = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
+    println!(
+        "wrk -t2 -c{conns} -d{secs}s, 612-byte file from busybox httpd on 127.0.0.1, \
+         {rounds} rounds (targets interleaved; figures are the mean)"
+    );
     let targets = [
-        ("direct (busybox httpd)", be_port),
-        ("rkube-ingress", rk_port),
-        ("nginx reverse proxy", ng_port),
+        ("direct (busybox httpd)", be_port, Target::Direct),
+        ("rkube-ingress", rk_port, Target::Rkube),
+        ("nginx reverse proxy", ng_port, Target::Nginx(nginx.0.id())),
     ];
-    let mut rows = Vec::new();
-    for (name, port) in targets {
-        let url = format!("http://127.0.0.1:{port}/index.html");
+    for (_, port, _) in &targets {
         // Warm up connection pools and caches.
-        let _ = wrk(&url, 1, conns);
-        rows.push((name, wrk(&url, secs, conns)?));
+        let _ = wrk(&format!("http://127.0.0.1:{port}/index.html"), 1, conns);
     }
+    // Per target: figures of each round and CPU ticks spent by the proxy.
+    let mut runs: Vec<Vec<(Figures, u64)>> = targets.iter().map(|_| Vec::new()).collect();
+    for _ in 0..rounds.max(1) {
+        for (i, (_, port, target)) in targets.iter().enumerate() {
+            let url = format!("http://127.0.0.1:{port}/index.html");
+            let before = proxy_ticks(target);
+            let f = wrk(&url, secs, conns)?;
+            runs[i].push((f, proxy_ticks(target).saturating_sub(before)));
+        }
+    }
+    // /proc reports in USER_HZ ticks, 100 per second on Linux.
+    let us_per_tick = 10_000.0;
     println!();
     println!(
-        "| {:<24} | {:>12} | {:>10} | {:>10} | errors",
-        "target", "requests/s", "p50", "p99"
+        "| {:<24} | {:>12} | {:>10} | {:>10} | {:>13} | errors",
+        "target", "requests/s", "p50", "p99", "CPU µs / req"
     );
-    println!("|{:-<26}|{:->14}|{:->12}|{:->12}|-------", "", "", "", "");
-    for (name, f) in &rows {
+    println!(
+        "|{:-<26}|{:->14}|{:->12}|{:->12}|{:->15}|-------",
+        "", "", "", "", ""
+    );
+    for ((name, _, target), rs) in targets.iter().zip(&runs) {
+        let n = rs.len() as f64;
+        let rps = rs.iter().map(|(f, _)| f.rps).sum::<f64>() / n;
+        let requests: u64 = rs.iter().map(|(f, _)| f.requests).sum();
+        let ticks: u64 = rs.iter().map(|(_, t)| t).sum();
+        let cpu = match target {
+            Target::Direct => "-".to_string(),
+            _ if requests == 0 => "?".to_string(),
+            _ => format!("{:.1}", ticks as f64 * us_per_tick / requests as f64),
+        };
+        let join = |g: &dyn Fn(&Figures) -> &str| {
+            rs.iter().map(|(f, _)| g(f)).collect::<Vec<_>>().join(" ")
+        };
         println!(
-            "| {:<24} | {:>12.0} | {:>10} | {:>10} | {}",
-            name, f.rps, f.p50, f.p99, f.errors
+            "| {:<24} | {:>12.0} | {:>10} | {:>10} | {:>13} | {}",
+            name,
+            rps,
+            join(&|f| &f.p50),
+            join(&|f| &f.p99),
+            cpu,
+            join(&|f| &f.errors)
         );
     }
     cancel.cancel();

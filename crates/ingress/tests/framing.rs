@@ -155,3 +155,90 @@ async fn kept_alive_connections_are_reused_and_a_closed_one_is_replaced() {
     // A: 1st answered, 2nd dropped; B: 2nd answered, 3rd dropped; C: 3rd answered.
     assert_eq!(accepted2.load(Ordering::SeqCst), 3);
 }
+
+/// Reads from `s` until `done` holds for what arrived (or the peer closes).
+async fn read_until(s: &mut TcpStream, done: impl Fn(&str) -> bool) -> String {
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !done(&String::from_utf8_lossy(&got)) {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => got.extend_from_slice(&chunk[..n]),
+            Err(_) => panic!("timed out; got {:?}", String::from_utf8_lossy(&got)),
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[tokio::test]
+async fn raw_clients_pipelining_http10_and_a_body_midway() {
+    let (ep, _) = scripted().await;
+    let a = backend("front").await;
+    let w = World::default()
+        .backend("s", &[ep])
+        .backend("j", &[a])
+        .ingress(ingress(
+            "i",
+            json!({}),
+            json!({"rules": [rule(Some("s.com"), "/", "Prefix", "s"),
+                             rule(Some("j.com"), "/", "Prefix", "j")]}),
+        ));
+    let h = Harness::start(&w).await;
+
+    // Two pipelined requests in one write: two answers, in order, on one connection.
+    let mut c = TcpStream::connect(h.http).await.unwrap();
+    c.write_all(
+        b"GET /x HTTP/1.1\r\nHost: s.com\r\n\r\nGET /chunked HTTP/1.1\r\nHost: s.com\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let got = read_until(&mut c, |t| t.ends_with("0\r\n\r\n")).await;
+    let same = got.find("same").expect("first answer");
+    let hello = got.find("hello").expect("second answer");
+    assert!(same < hello, "{got}");
+    assert!(got.contains("transfer-encoding: chunked"), "{got}");
+
+    // Then a request with a body on the same connection: served (by hyper) all the same.
+    c.write_all(b"POST /up HTTP/1.1\r\nHost: j.com\r\nContent-Length: 5\r\n\r\nhello")
+        .await
+        .unwrap();
+    let got = read_until(&mut c, |t| t.contains("\"body_len\":5")).await;
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+
+    // HTTP/1.0 without keep-alive: the answer says close and the connection ends.
+    let mut c = TcpStream::connect(h.http).await.unwrap();
+    c.write_all(b"GET /chunked HTTP/1.0\r\nHost: s.com\r\n\r\n")
+        .await
+        .unwrap();
+    let got = read_until(&mut c, |_| false).await;
+    assert!(got.starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
+    assert!(got.contains("connection: close"), "{got}");
+    assert!(
+        !got.contains("chunked"),
+        "no chunked framing for HTTP/1.0: {got}"
+    );
+    assert!(got.ends_with("hello world"), "{got}");
+
+    // HEAD: the head with the endpoint's length, no body, and the connection stays usable.
+    let mut c = TcpStream::connect(h.http).await.unwrap();
+    c.write_all(
+        b"HEAD /head HTTP/1.1\r\nHost: s.com\r\n\r\nGET /x HTTP/1.1\r\nHost: s.com\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let got = read_until(&mut c, |t| t.ends_with("same")).await;
+    assert!(got.contains("content-length: 10\r\n"), "{got}");
+    assert_eq!(got.matches("HTTP/1.1 200").count(), 2, "{got}");
+
+    // A local answer (no route) carries its length and a date.
+    let mut c = TcpStream::connect(h.http).await.unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: nope.com\r\n\r\n")
+        .await
+        .unwrap();
+    let got = read_until(&mut c, |t| t.ends_with("Not Found\n")).await;
+    assert!(got.starts_with("HTTP/1.1 404 Not Found\r\n"), "{got}");
+    assert!(
+        got.contains("content-length: 14\r\n") && got.contains("date: "),
+        "{got}"
+    );
+}

@@ -174,9 +174,7 @@ pub async fn exchange(
                 ExchangeError::Invalid("connection closed inside the response head".into())
             });
         }
-        while let Some(parsed) = parse_head(&conn.buf, head_request)? {
-            let (len, head) = parsed;
-            conn.buf.advance(len);
+        while let Some(head) = parse_head(&mut conn.buf, head_request)? {
             if head.informational {
                 continue; // 100 Continue, 103 Early Hints: the final response follows
             }
@@ -221,9 +219,10 @@ struct Head {
     informational: bool,
 }
 
-/// Parses a complete response head at the start of `buf`: its length and meaning, or
-/// `None` when more bytes are needed.
-fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<(usize, Head)>, ExchangeError> {
+/// Parses a complete response head at the start of `buf` and takes it out of the buffer:
+/// its meaning, or `None` when more bytes are needed. Header values share the head's
+/// buffer instead of being copied one by one.
+fn parse_head(buf: &mut BytesMut, head_request: bool) -> Result<Option<Head>, ExchangeError> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Response::new(&mut slots);
     let len = match parsed.parse(buf) {
@@ -245,7 +244,8 @@ fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<(usize, Head)>, E
         ));
     }
     let informational = status.is_informational();
-    let mut headers = HeaderMap::with_capacity(parsed.headers.len());
+    let base = buf.as_ptr() as usize;
+    let mut fields = Vec::with_capacity(parsed.headers.len());
     let mut content_length: Option<u64> = None;
     let mut chunked = false;
     let mut transfer_encoding = false;
@@ -253,14 +253,12 @@ fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<(usize, Head)>, E
     for h in parsed.headers.iter() {
         let name = HeaderName::from_bytes(h.name.as_bytes())
             .map_err(|_| ExchangeError::Invalid(format!("header name {:?}", h.name)))?;
-        let value = HeaderValue::from_bytes(h.value)
-            .map_err(|_| ExchangeError::Invalid(format!("value of header {name}")))?;
+        let text = std::str::from_utf8(h.value).unwrap_or("");
         if name == header::CONTENT_LENGTH {
-            let n = value
-                .to_str()
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .ok_or_else(|| ExchangeError::Invalid("content-length".into()))?;
+            let n = text
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| ExchangeError::Invalid("content-length".into()))?;
             if content_length.is_some_and(|c| c != n) {
                 return Err(ExchangeError::Invalid("differing content-lengths".into()));
             }
@@ -268,13 +266,12 @@ fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<(usize, Head)>, E
         } else if name == header::TRANSFER_ENCODING {
             transfer_encoding = true;
             // Chunked only counts as the final coding.
-            chunked = value
-                .to_str()
-                .ok()
-                .and_then(|v| v.rsplit(',').next())
+            chunked = text
+                .rsplit(',')
+                .next()
                 .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
         } else if name == header::CONNECTION {
-            for token in value.to_str().unwrap_or("").split(',') {
+            for token in text.split(',') {
                 let token = token.trim();
                 if token.eq_ignore_ascii_case("close") {
                     close = true;
@@ -283,6 +280,14 @@ fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<(usize, Head)>, E
                 }
             }
         }
+        let start = h.value.as_ptr() as usize - base;
+        fields.push((name, start, start + h.value.len()));
+    }
+    let head = buf.split_to(len).freeze();
+    let mut headers = HeaderMap::with_capacity(fields.len());
+    for (name, start, end) in fields {
+        let value = HeaderValue::from_maybe_shared(head.slice(start..end))
+            .map_err(|_| ExchangeError::Invalid(format!("value of header {name}")))?;
         headers.append(name, value);
     }
     // RFC 9112 §6.3, in order.
@@ -305,17 +310,14 @@ fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<(usize, Head)>, E
     } else {
         Framing::Close
     };
-    Ok(Some((
-        len,
-        Head {
-            status,
-            version,
-            headers,
-            framing,
-            keep_alive: !close,
-            informational,
-        },
-    )))
+    Ok(Some(Head {
+        status,
+        version,
+        headers,
+        framing,
+        keep_alive: !close,
+        informational,
+    }))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -557,9 +559,10 @@ mod tests {
     use super::*;
 
     fn head(raw: &str, head_request: bool) -> Head {
-        match parse_head(raw.as_bytes(), head_request) {
-            Ok(Some((n, h))) => {
-                assert_eq!(n, raw.len());
+        let mut buf = BytesMut::from(raw);
+        match parse_head(&mut buf, head_request) {
+            Ok(Some(h)) => {
+                assert!(buf.is_empty());
                 h
             }
             Ok(None) => panic!("partial"),
@@ -606,12 +609,13 @@ mod tests {
             "HTTP/1.1 101 Switching Protocols\r\n\r\n",
             "garbage\r\n\r\n",
         ] {
-            assert!(parse_head(raw.as_bytes(), false).is_err(), "{raw}");
+            assert!(
+                parse_head(&mut BytesMut::from(raw), false).is_err(),
+                "{raw}"
+            );
         }
-        assert!(matches!(
-            parse_head(b"HTTP/1.1 200 OK\r\n", false),
-            Ok(None)
-        ));
+        let mut partial = BytesMut::from("HTTP/1.1 200 OK\r\n");
+        assert!(matches!(parse_head(&mut partial, false), Ok(None)));
     }
 
     #[test]

@@ -41,25 +41,37 @@ fn status(code: StatusCode) -> Response<ProxyBody> {
     r
 }
 
-/// The request's host: URI authority (HTTP/2) or Host header, lowercase, without port.
-fn request_host(req: &Request<Incoming>) -> String {
-    let raw = req
-        .uri()
-        .host()
-        .map(str::to_string)
-        .or_else(|| {
-            req.headers()
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .and_then(|h| h.parse::<http::uri::Authority>().ok())
-                .map(|a| a.host().to_string())
-        })
-        .unwrap_or_default();
+/// The request's host: URI authority (HTTP/2, absolute-form) or Host header, lowercase,
+/// without port or trailing dot.
+fn request_host<B>(req: &Request<B>) -> String {
+    let raw = match req.uri().host() {
+        Some(h) => h,
+        None => match req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+        {
+            Some(h) => strip_port(h),
+            None => "",
+        },
+    };
     raw.trim_end_matches('.').to_ascii_lowercase()
 }
 
+/// `host[:port]` or `[v6][:port]` without the port.
+fn strip_port(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        return authority
+            .find(']')
+            .map_or(authority, |end| &authority[..=end]);
+    }
+    authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host)
+}
+
 /// Host header value to forward (with port if the client sent one).
-fn host_header(req: &Request<Incoming>) -> Option<HeaderValue> {
+fn host_header<B>(req: &Request<B>) -> Option<HeaderValue> {
     req.headers().get(header::HOST).cloned().or_else(|| {
         req.uri()
             .authority()
@@ -67,7 +79,7 @@ fn host_header(req: &Request<Incoming>) -> Option<HeaderValue> {
     })
 }
 
-fn is_upgrade(h: &HeaderMap) -> bool {
+pub(super) fn is_upgrade(h: &HeaderMap) -> bool {
     h.contains_key(header::UPGRADE)
         && h.get_all(header::CONNECTION).iter().any(|v| {
             v.to_str().is_ok_and(|s| {
@@ -126,15 +138,35 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-pub async fn handle(inner: Arc<Inner>, req: Request<Incoming>, conn: Conn) -> Response<ProxyBody> {
+/// The request body as the proxy forwards it: any body of `Bytes` (hyper's for connections
+/// hyper serves, an empty one from the plain HTTP/1.1 front end).
+pub trait ClientBody: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static {}
+
+impl<B> ClientBody for B
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + Unpin + 'static,
+    B::Error: Into<body::BoxError>,
+{
+}
+
+/// Answers one request. `client_upgrade` is the client side of an HTTP upgrade the request
+/// asks for (hyper's connections only).
+pub async fn handle<B>(
+    inner: Arc<Inner>,
+    req: Request<B>,
+    conn: Conn,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+) -> Response<ProxyBody>
+where
+    B: ClientBody,
+    B::Error: Into<body::BoxError>,
+{
     let host = request_host(&req);
     // Hold this table version for the whole request; swaps affect only later requests.
     let table = inner.table.load_full();
-    let path = req.uri().path().to_string();
-    let Some(route) = table.lookup(&host, &path) else {
+    let Some(route) = table.lookup(&host, req.uri().path()) else {
         return status(StatusCode::NOT_FOUND);
     };
-    let route = route.clone();
     let opts = &route.ingress.options;
     let ip = conn.peer.ip().to_canonical();
 
@@ -179,10 +211,10 @@ pub async fn handle(inner: Arc<Inner>, req: Request<Incoming>, conn: Conn) -> Re
         tracing::debug!(backend = %route.backend.name, "no ready endpoints");
         return status(StatusCode::SERVICE_UNAVAILABLE);
     }
-    forward(&inner, req, &route, conn, &host, guard).await
+    forward(&inner, req, route, conn, &host, guard, client_upgrade).await
 }
 
-fn redirect(inner: &Inner, req: &Request<Incoming>, host: &str) -> Response<ProxyBody> {
+fn redirect<B>(inner: &Inner, req: &Request<B>, host: &str) -> Response<ProxyBody> {
     let port = match inner.https_port {
         Some(443) | None => String::new(),
         Some(p) => format!(":{p}"),
@@ -200,13 +232,17 @@ fn redirect(inner: &Inner, req: &Request<Incoming>, host: &str) -> Response<Prox
 
 /// The upstream request: origin-form URI (rewritten), hop-by-hop headers replaced, the
 /// X-Forwarded-* set as ingress-nginx does (not trusting what the client sent).
-fn upstream_request(
-    req: Request<Incoming>,
+fn upstream_request<B>(
+    req: Request<B>,
     route: &Route,
     conn: Conn,
     host: &str,
     exceeded: &Arc<AtomicBool>,
-) -> Result<Request<ProxyBody>, StatusCode> {
+) -> Result<Request<ProxyBody>, StatusCode>
+where
+    B: ClientBody,
+    B::Error: Into<body::BoxError>,
+{
     let opts = &route.ingress.options;
     let upgrade = is_upgrade(req.headers());
     let mut path = req.uri().path().to_string();
@@ -263,18 +299,22 @@ fn upstream_request(
     Ok(out)
 }
 
-async fn forward(
+async fn forward<B>(
     inner: &Arc<Inner>,
-    mut req: Request<Incoming>,
+    req: Request<B>,
     route: &Route,
     conn: Conn,
     host: &str,
     guard: Option<ConnGuard>,
-) -> Response<ProxyBody> {
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+) -> Response<ProxyBody>
+where
+    B: ClientBody,
+    B::Error: Into<body::BoxError>,
+{
     let opts = &route.ingress.options;
     let backend = &route.backend;
-    let upgrade = is_upgrade(req.headers());
-    let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let upgrade = client_upgrade.is_some() && is_upgrade(req.headers());
     // Affinity: the endpoint named by the cookie if it still exists, else round robin.
     let affinity = opts.affinity.as_ref();
     let sticky = affinity
@@ -577,4 +617,31 @@ where
     }
     let body = body::Upstream::new(incoming, opts.read_timeout, guard, reuse).boxed_unsync();
     Response::from_parts(parts, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_lose_ports_case_and_trailing_dots() {
+        let host = |h: &str| {
+            let req = Request::builder()
+                .uri("/")
+                .header("host", h)
+                .body(())
+                .unwrap();
+            request_host(&req)
+        };
+        assert_eq!(host("Foo.COM:8080"), "foo.com");
+        assert_eq!(host("foo.com."), "foo.com");
+        assert_eq!(host("[::1]:80"), "[::1]");
+        assert_eq!(host("[::1]"), "[::1]");
+        assert_eq!(host("bar"), "bar");
+        let req = Request::builder()
+            .uri("http://Abs.com:1/x")
+            .body(())
+            .unwrap();
+        assert_eq!(request_host(&req), "abs.com");
+    }
 }

@@ -3,6 +3,7 @@
 //! drop requests in flight.
 
 pub mod body;
+mod front;
 mod h1;
 mod handler;
 pub mod upstream;
@@ -179,7 +180,7 @@ impl Proxy {
                     https,
                 };
                 match acceptor {
-                    None => serve_conn(inner, TokioIo::new(stream), conn, cancel).await,
+                    None => front::serve(inner, stream, conn, cancel).await,
                     Some(acc) => {
                         match tokio::time::timeout(HANDSHAKE_TIMEOUT, acc.accept(stream)).await {
                             Ok(Ok(s)) => serve_conn(inner, TokioIo::new(s), conn, cancel).await,
@@ -199,9 +200,12 @@ async fn serve_conn<I>(inner: Arc<Inner>, io: I, conn: handler::Conn, cancel: Ca
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let svc = service_fn(move |req| {
+    let svc = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
         let inner = inner.clone();
-        async move { Ok::<_, std::convert::Infallible>(handler::handle(inner, req, conn).await) }
+        let upgrade = handler::is_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
+        async move {
+            Ok::<_, std::convert::Infallible>(handler::handle(inner, req, conn, upgrade).await)
+        }
     });
     let builder = auto::Builder::new(TokioExecutor::new());
     let c = builder.serve_connection_with_upgrades(io, svc);
