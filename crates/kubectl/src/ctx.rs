@@ -72,27 +72,11 @@ fn parse_timeout(s: &str) -> Result<Option<Duration>> {
     if s == "0" || s.is_empty() {
         return Ok(None);
     }
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: f64 = num.parse().map_err(|_| {
+    crate::duration::parse_seconds_or_go(s).map(Some).map_err(|_| {
         Error::client(
             "Invalid timeout value. Timeout must be a single integer in seconds, or an integer followed by a corresponding time unit (e.g. 1s | 2m | 3h)",
         )
-    })?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => {
-            return Err(Error::client(
-                "Invalid timeout value. Timeout must be a single integer in seconds, or an integer followed by a corresponding time unit (e.g. 1s | 2m | 3h)",
-            ))
-        }
-    };
-    Ok(Some(Duration::from_secs_f64(secs)))
+    })
 }
 
 impl Ctx {

@@ -58,6 +58,16 @@ pub fn parse_signed(s: &str) -> Result<(bool, Duration), String> {
     Ok((neg, Duration::from_secs_f64(total)))
 }
 
+/// A bare number of seconds (`5`, `1.5`) or a Go duration, as `--request-timeout` and
+/// delete's `--timeout` take them.
+pub fn parse_seconds_or_go(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    match s.parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 => Ok(Duration::from_secs_f64(n)),
+        _ => parse(s),
+    }
+}
+
 /// kubectl's (cobra's) message for a flag value that does not parse.
 pub fn flag_error(command: &str, flag: &str, value: &str, err: &str) -> crate::error::Error {
     crate::error::Error::client(format!(

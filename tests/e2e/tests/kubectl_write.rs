@@ -5,6 +5,7 @@
 use rkube_e2e::golden::{assert_exact, same_in_ns};
 use rkube_e2e::{rkube_bin, Cluster, Run, KUBECTL_1_32};
 use serde_json::Value;
+use std::time::Duration;
 
 fn namespaces(c: &Cluster) {
     for ns in ["k", "r"] {
@@ -305,6 +306,15 @@ fn delete_matches_kubectl() {
             .ok();
         c.kubectl(&["run", "p1", "--image=busybox", "-n", ns]).ok();
         c.kubectl(&["run", "p2", "--image=busybox", "-n", ns]).ok();
+    }
+    // The orphan case below needs api's ReplicaSet to exist before the Deployment goes.
+    for ns in ["k", "r"] {
+        c.wait_until(Duration::from_secs(30), "api's ReplicaSet", || {
+            !c.kubectl(&["get", "rs", "-l", "app=api", "-n", ns, "-o", "name"])
+                .stdout
+                .trim()
+                .is_empty()
+        });
     }
     for args in [
         &["delete", "cm", "a"][..],

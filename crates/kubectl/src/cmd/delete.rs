@@ -70,19 +70,8 @@ struct Target {
 }
 
 fn parse_duration(s: &str) -> Result<Duration> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len()));
-    let n: f64 = num
-        .parse()
-        .map_err(|_| Error::client(format!("invalid duration {s:?}")))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "ms" => n / 1000.0,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(Error::client(format!("invalid duration {s:?}"))),
-    };
-    Ok(Duration::from_secs_f64(secs.max(0.0)))
+    crate::duration::parse_seconds_or_go(s)
+        .map_err(|_| Error::client(format!("invalid duration {:?}", s.trim())))
 }
 
 pub async fn run(ctx: &Ctx, a: &Args) -> Result<()> {

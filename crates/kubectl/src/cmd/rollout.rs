@@ -105,38 +105,11 @@ pub(crate) fn parse_duration(s: &str) -> Result<Option<Duration>> {
     if s.is_empty() {
         return Ok(None);
     }
-    let bad = || {
+    crate::duration::parse(s).map(Some).map_err(|e| {
         Error::client(format!(
-            "invalid argument \"{s}\" for \"--timeout\" flag: time: invalid duration \"{s}\""
+            "invalid argument \"{s}\" for \"--timeout\" flag: {e}"
         ))
-    };
-    if s == "0" {
-        return Ok(Some(Duration::ZERO));
-    }
-    let mut total = 0f64;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .ok_or_else(bad)?;
-        let n: f64 = rest[..num_end].parse().map_err(|_| bad())?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_end] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        total += n * scale;
-        rest = &rest[unit_end..];
-    }
-    Ok(Some(Duration::from_secs_f64(total)))
+    })
 }
 
 /// A `metav1.LabelSelector` as the query string kubectl sends (`app=web,tier in (a,b)`).
