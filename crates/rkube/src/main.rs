@@ -5,6 +5,7 @@ mod agent;
 mod bootstrap;
 mod cleanup;
 mod cluster;
+mod components;
 mod image;
 mod join;
 mod lb;
@@ -63,6 +64,11 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Run the scheduler alone, against a server started with --disable-scheduler.
+    Scheduler(components::SchedulerArgs),
+    /// Run the controllers alone, against a server started with
+    /// --disable-controller-manager.
+    ControllerManager(components::ControllerManagerArgs),
     /// Manage the node's image store (import OCI or docker archives, list, remove).
     Image {
         #[command(subcommand)]
@@ -123,6 +129,20 @@ fn main() -> std::process::ExitCode {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("rkube agent: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        },
+        Command::Scheduler(args) => match components::run_scheduler(args) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("rkube scheduler: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        },
+        Command::ControllerManager(args) => match components::run_controller_manager(args) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("rkube controller-manager: {e:#}");
                 std::process::ExitCode::FAILURE
             }
         },

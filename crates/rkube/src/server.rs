@@ -49,6 +49,12 @@ pub struct ServerArgs {
     /// Run only the control plane, no local node agent.
     #[arg(long)]
     pub disable_agent: bool,
+    /// Do not run the scheduler (run `rkube scheduler` elsewhere).
+    #[arg(long)]
+    pub disable_scheduler: bool,
+    /// Do not run the controllers (run `rkube controller-manager` elsewhere).
+    #[arg(long)]
+    pub disable_controller_manager: bool,
     /// Port of the local node's ingress controller for HTTP (0: off).
     #[arg(long, default_value_t = 80)]
     pub ingress_http_port: u16,
@@ -119,13 +125,17 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         }),
     });
     tracing::debug!(len = token.len(), "join token ready");
-    let controllers = {
+    let controllers = if args.disable_controller_manager {
+        None
+    } else {
         let client = component_client(&api, "system:kube-controller-manager", &[])
             .await
             .context("controller manager credentials")?;
         let cidr = args.cluster_cidr.clone();
         let cancel = shutdown.clone();
-        tokio::spawn(async move { rkube_controllers::run(client, Some(&cidr), cancel).await })
+        Some(tokio::spawn(async move {
+            rkube_controllers::run(client, Some(&cidr), cancel).await
+        }))
     };
     {
         let client = component_client(&api, "system:kube-controller-manager", &[])
@@ -148,11 +158,13 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
             shutdown.clone(),
         ));
     }
-    let scheduler = {
+    let scheduler = if args.disable_scheduler {
+        None
+    } else {
         let client = component_client(&api, "system:kube-scheduler", &[])
             .await
             .context("scheduler credentials")?;
-        tokio::spawn(rkube_scheduler::run(client, shutdown.clone()))
+        Some(tokio::spawn(rkube_scheduler::run(client, shutdown.clone())))
     };
     let agent = if args.disable_agent {
         None
@@ -170,8 +182,9 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     info!("shutting down");
     shutdown.cancel();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), api.task).await;
-    controllers.abort();
-    scheduler.abort();
+    for task in [controllers, scheduler].into_iter().flatten() {
+        task.abort();
+    }
     if let Some(agent) = agent {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), agent).await;
     }
