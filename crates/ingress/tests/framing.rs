@@ -67,15 +67,19 @@ async fn scripted() -> (SocketAddr, Arc<AtomicUsize>) {
     (addr, accepted)
 }
 
-#[tokio::test]
-async fn every_response_framing_is_relayed() {
-    let (ep, _) = scripted().await;
-    let w = World::default().backend("s", &[ep]).ingress(ingress(
+/// Every host and path to endpoint `ep`.
+fn every_host_to(ep: SocketAddr) -> World {
+    World::default().backend("s", &[ep]).ingress(ingress(
         "i",
         json!({}),
         json!({"rules": [rule(None, "/", "Prefix", "s")]}),
-    ));
-    let h = Harness::start(&w).await;
+    ))
+}
+
+#[tokio::test]
+async fn every_response_framing_is_relayed() {
+    let (ep, _) = scripted().await;
+    let h = Harness::start(&every_host_to(ep)).await;
     let r = get(h.http, "a.com", "/chunked").await;
     assert_eq!((r.status, r.body.as_str()), (200, "hello world"));
     let r = get(h.http, "a.com", "/close").await;
@@ -100,12 +104,7 @@ async fn every_response_framing_is_relayed() {
 #[tokio::test]
 async fn a_truncated_body_is_not_passed_off_as_complete() {
     let (ep, _) = scripted().await;
-    let w = World::default().backend("s", &[ep]).ingress(ingress(
-        "i",
-        json!({}),
-        json!({"rules": [rule(None, "/", "Prefix", "s")]}),
-    ));
-    let h = Harness::start(&w).await;
+    let h = Harness::start(&every_host_to(ep)).await;
     let s = TcpStream::connect(h.http).await.unwrap();
     let (mut tx, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(s))
         .await
@@ -125,12 +124,7 @@ async fn a_truncated_body_is_not_passed_off_as_complete() {
 #[tokio::test]
 async fn kept_alive_connections_are_reused_and_a_closed_one_is_replaced() {
     let (ep, accepted) = scripted().await;
-    let w = World::default().backend("s", &[ep]).ingress(ingress(
-        "i",
-        json!({}),
-        json!({"rules": [rule(None, "/", "Prefix", "s")]}),
-    ));
-    let h = Harness::start(&w).await;
+    let h = Harness::start(&every_host_to(ep)).await;
     for _ in 0..3 {
         assert_eq!(get(h.http, "a.com", "/chunked").await.body, "hello world");
     }
@@ -142,12 +136,7 @@ async fn kept_alive_connections_are_reused_and_a_closed_one_is_replaced() {
     // The endpoint drops the second request of each connection unanswered: the proxy sends
     // it again on a fresh connection, and the client never sees the failure.
     let (ep2, accepted2) = scripted().await;
-    let w = World::default().backend("s", &[ep2]).ingress(ingress(
-        "i",
-        json!({}),
-        json!({"rules": [rule(None, "/", "Prefix", "s")]}),
-    ));
-    h.apply(&w);
+    h.apply(&every_host_to(ep2));
     for _ in 0..3 {
         let r = get(h.http, "a.com", "/drop-second").await;
         assert_eq!((r.status, r.body.as_str()), (200, "same"));
