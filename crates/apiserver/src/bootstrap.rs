@@ -1,5 +1,6 @@
-//! What the first start of a server creates: the namespaces every cluster has and the
-//! `kubernetes` Service. Idempotent: existing objects are left alone.
+//! What the first start of a server creates: the namespaces every cluster has, the
+//! `kubernetes` Service and the system PriorityClasses. Idempotent: existing objects are
+//! left alone.
 
 use serde_json::{json, Value};
 use tracing::info;
@@ -81,6 +82,10 @@ pub async fn run(srv: &ApiServer) -> anyhow_free::Result<()> {
         "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
     });
     create_if_missing(srv, "/registry/endpointslices/default/kubernetes", &slice).await?;
+    for (key, name, mut pc) in crate::priority::system_classes() {
+        pc["metadata"] = meta(name, None);
+        create_if_missing(srv, &key, &pc).await?;
+    }
     Ok(())
 }
 

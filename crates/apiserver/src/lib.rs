@@ -31,6 +31,7 @@ mod object;
 pub mod openapi;
 mod patch;
 pub mod pki;
+mod priority;
 pub mod protobuf;
 mod quota;
 mod request;

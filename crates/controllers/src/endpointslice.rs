@@ -490,4 +490,51 @@ mod tests {
         assert_eq!(eps.len(), 2, "the pod without the named port is left out");
         assert!(eps[0].ready && !eps[1].ready);
     }
+
+    #[test]
+    fn publish_not_ready_addresses_counts_every_pod_as_ready() {
+        let svc = |publish: bool| -> Service {
+            serde_json::from_value(json!({
+                "metadata": {"name": "web", "namespace": "ns"},
+                "spec": {"selector": {"app": "web"}, "publishNotReadyAddresses": publish,
+                         "ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
+            }))
+            .expect("svc")
+        };
+        let mut terminating = (*pod("c", "10.42.0.4", true, "http")).clone();
+        terminating.metadata.deletion_timestamp = Some(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Default::default()),
+        );
+        let pods = vec![
+            pod("a", "10.42.0.2", true, "http"),
+            pod("b", "10.42.0.3", false, "http"),
+            Arc::new(terminating),
+        ];
+        let flags = |publish: bool| -> Vec<(String, bool, bool, bool)> {
+            let groups = endpoints_for(&svc(publish), &pods);
+            let eps = groups.values().next().expect("a group");
+            eps.iter()
+                .map(|e| (e.pod.0.clone(), e.ready, e.serving, e.terminating))
+                .collect()
+        };
+        // Without it: the unready pod is neither ready nor serving; the terminating one
+        // serves but is not ready.
+        assert_eq!(
+            flags(false),
+            [
+                ("a".to_string(), true, true, false),
+                ("b".to_string(), false, false, false),
+                ("c".to_string(), false, true, true),
+            ]
+        );
+        // With it: all ready and serving (still marked terminating), as upstream.
+        assert_eq!(
+            flags(true),
+            [
+                ("a".to_string(), true, true, false),
+                ("b".to_string(), true, true, false),
+                ("c".to_string(), true, true, true),
+            ]
+        );
+    }
 }

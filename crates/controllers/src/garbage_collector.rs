@@ -2,7 +2,8 @@
 //! watches of all resource types) and
 //! * deletes dependents whose owners are all gone (background cascading deletion),
 //! * for an owner deleted with `propagationPolicy: Foreground` (finalizer
-//!   `foregroundDeletion`), deletes its dependents first and then lets it go,
+//!   `foregroundDeletion`), deletes its dependents and lets it go once those with
+//!   `blockOwnerDeletion` are gone,
 //! * for `Orphan` (finalizer `orphan`), removes the owner from its dependents'
 //!   ownerReferences and then lets it go.
 
@@ -262,24 +263,28 @@ async fn reconcile(
     uid: &str,
     tx: &mpsc::Sender<String>,
 ) -> Result<(), kube::Error> {
+    // Each dependent with whether it has dependents of its own.
     let (node, dependents) = {
         let Ok(g) = graph.lock() else { return Ok(()) };
         let Some(n) = g.nodes.get(uid).cloned() else {
             return Ok(());
         };
-        let deps: Vec<(String, Node)> = g
+        let deps: Vec<(String, Node, bool)> = g
             .dependents
             .get(uid)
             .into_iter()
             .flatten()
-            .filter_map(|d| g.nodes.get(d).map(|n| (d.clone(), n.clone())))
+            .filter_map(|d| {
+                let has_own = g.dependents.get(d).is_some_and(|s| !s.is_empty());
+                g.nodes.get(d).map(|n| (d.clone(), n.clone(), has_own))
+            })
             .collect();
         (n, deps)
     };
     let api = api_for(client, &node);
 
     if node.deleting && node.finalizers.iter().any(|f| f == ORPHAN) {
-        for (duid, dep) in &dependents {
+        for (duid, dep, _) in &dependents {
             let owners: Vec<&OwnerReference> = dep.owners.iter().filter(|o| o.uid != uid).collect();
             let patch = json!({"metadata": {"ownerReferences": owners, "uid": duid}});
             match api_for(client, dep)
@@ -297,16 +302,27 @@ async fn reconcile(
     }
 
     if node.deleting && node.finalizers.iter().any(|f| f == FOREGROUND) {
+        // Every dependent is deleted (in the foreground only if it has dependents of its
+        // own), but as upstream the owner waits only for those that block its deletion.
         let mut waiting = 0;
-        for (_, dep) in &dependents {
-            waiting += 1;
+        for (_, dep, has_own) in &dependents {
+            let blocks = dep
+                .owners
+                .iter()
+                .any(|o| o.uid == uid && o.block_owner_deletion == Some(true));
+            if blocks {
+                waiting += 1;
+            }
             if !dep.deleting {
-                match api_for(client, dep)
-                    .delete(&dep.name, &DeleteParams::foreground())
-                    .await
-                {
+                let policy = if *has_own {
+                    DeleteParams::foreground()
+                } else {
+                    DeleteParams::background()
+                };
+                match api_for(client, dep).delete(&dep.name, &policy).await {
                     Ok(_) => {}
-                    Err(e) if is_not_found(&e) => waiting -= 1,
+                    Err(e) if is_not_found(&e) && blocks => waiting -= 1,
+                    Err(e) if is_not_found(&e) => {}
                     Err(e) => return Err(e),
                 }
             }

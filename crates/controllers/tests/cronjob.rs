@@ -230,3 +230,67 @@ async fn suspend_and_replace() -> anyhow::Result<()> {
     .await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_runs_jobs_side_by_side_and_failed_history_is_limited() -> anyhow::Result<()> {
+    let cl = start_with(false).await?;
+    let c = &cl.client;
+    let clock = start_controller(&cl);
+    namespace(c, "cron3").await?;
+    let api: Api<CronJob> = Api::namespaced(c.clone(), "cron3");
+    api.create(
+        &PostParams::default(),
+        &cronjob(
+            "par",
+            json!({"concurrencyPolicy": "Allow", "failedJobsHistoryLimit": 1, "successfulJobsHistoryLimit": 3}),
+        )?,
+    )
+    .await?;
+    clock.advance(61);
+    nudge(&api, "par", 1).await?;
+    let first = wait_for(20, "first job", || async {
+        Ok(jobs(c, "cron3").await?.into_iter().next())
+    })
+    .await?;
+
+    // Allow: the next activation starts a second job while the first still runs.
+    clock.advance(60);
+    nudge(&api, "par", 2).await?;
+    let both = wait_for(20, "two active jobs", || async {
+        let cj = api.get("par").await?;
+        let active = cj.status.and_then(|s| s.active).unwrap_or_default();
+        Ok((active.len() == 2).then_some(active))
+    })
+    .await?;
+    let js = jobs(c, "cron3").await?;
+    assert_eq!(js.len(), 2);
+    assert!(both
+        .iter()
+        .any(|r| r.name.as_deref() == Some(first.name_any().as_str())));
+    let second = js
+        .into_iter()
+        .find(|j| j.name_any() != first.name_any())
+        .expect("second job");
+
+    // failedJobsHistoryLimit 1: when both have failed, only the newer is kept.
+    finish_job(c, "cron3", &first.name_any(), "Failed").await?;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    finish_job(c, "cron3", &second.name_any(), "Failed").await?;
+    wait_for(20, "the older failed job deleted", || async {
+        let names: Vec<String> = jobs(c, "cron3")
+            .await?
+            .iter()
+            .filter(|j| j.metadata.deletion_timestamp.is_none())
+            .map(|j| j.name_any())
+            .collect();
+        Ok((names == [second.name_any()]).then_some(()))
+    })
+    .await?;
+    let cj = api.get("par").await?;
+    assert!(cj
+        .status
+        .and_then(|s| s.active)
+        .unwrap_or_default()
+        .is_empty());
+    Ok(())
+}

@@ -608,3 +608,60 @@ async fn scaling_mid_rollout_is_proportional() -> anyhow::Result<()> {
     .await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn min_ready_seconds_delays_availability() -> anyhow::Result<()> {
+    let cl = start().await?;
+    let c = &cl.client;
+    namespace(c, "dmin").await?;
+    let _kubelet = FakeKubelet::spawn(c, "dmin", Duration::from_millis(10), cl.cancel.clone());
+    let api: Api<Deployment> = Api::namespaced(c.clone(), "dmin");
+    api.create(
+        &PostParams::default(),
+        &deployment(
+            "slow",
+            2,
+            "nginx:1",
+            json!({"spec": {"minReadySeconds": 5}}),
+        )?,
+    )
+    .await?;
+    // The ReplicaSet carries the Deployment's minReadySeconds.
+    let rs = wait_for(10, "the ReplicaSet", || async {
+        Ok(replicasets(c, "dmin").await?.into_iter().next())
+    })
+    .await?;
+    assert_eq!(rs.spec.as_ref().and_then(|s| s.min_ready_seconds), Some(5));
+
+    // Both pods Ready: counted as ready at once, but not yet available.
+    let d = wait_for(10, "2 ready replicas", || async {
+        let d = api.get("slow").await?;
+        let ready = d.status.as_ref().and_then(|s| s.ready_replicas);
+        Ok((ready == Some(2)).then_some(d))
+    })
+    .await?;
+    let ready_at = std::time::Instant::now();
+    let st = d.status.clone().unwrap_or_default();
+    assert_eq!(st.available_replicas.unwrap_or(0), 0, "{st:?}");
+    assert_eq!(st.unavailable_replicas, Some(2));
+    assert_eq!(
+        condition(&d, "Available").map(|c| (c.0, c.1)),
+        Some(("False".into(), "MinimumReplicasUnavailable".into()))
+    );
+    let rs: ReplicaSet = Api::namespaced(c.clone(), "dmin")
+        .get(&rs.name_any())
+        .await?;
+    let rs_status = rs.status.unwrap_or_default();
+    assert_eq!(rs_status.ready_replicas, Some(2));
+    assert_eq!(rs_status.available_replicas.unwrap_or(0), 0);
+
+    // Available minReadySeconds after becoming Ready, without any other change.
+    let d = rolled_out(c, "dmin", "slow", 20).await?;
+    assert!(
+        ready_at.elapsed() >= Duration::from_secs(4),
+        "available after {:?}",
+        ready_at.elapsed()
+    );
+    assert_eq!(condition(&d, "Available").map(|c| c.0), Some("True".into()));
+    Ok(())
+}

@@ -459,4 +459,53 @@ mod tests {
             Some("n")
         );
     }
+
+    #[test]
+    fn preferred_node_affinity_outweighs_least_allocated() {
+        let mut c = Cache::new();
+        c.upsert_node(node("busy", &[("zone", "a")]));
+        c.upsert_node(node("idle", &[("zone", "b")]));
+        c.update_bound_pod(Arc::new(PodInfo {
+            node_name: "busy".into(),
+            ..cpu_pod("x", 3000)
+        }));
+        let spec = |affinity: serde_json::Value| {
+            pod_json(serde_json::json!({
+                "metadata": {"name": "p", "namespace": "default", "uid": "uid-p"},
+                "spec": {
+                    "containers": [{"name": "c", "resources": {"requests": {"cpu": "500m", "memory": "200Mi"}}}],
+                    "affinity": affinity,
+                }
+            }))
+        };
+        let plain = spec(serde_json::json!({}));
+        let prefers_a = spec(
+            serde_json::json!({"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 1, "preference": {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}}
+            ]}}),
+        );
+        let nodes: Vec<&NodeInfo> = ["busy", "idle"]
+            .iter()
+            .map(|n| c.node(n).expect("node"))
+            .collect();
+        let base = score(&c, &plain, &nodes);
+        let pref = score(&c, &prefers_a, &nodes);
+        // Least allocated (weight 1) alone favours the idle node...
+        assert!(base[1] > base[0], "{base:?}");
+        // ...the preference, normalised to 100 and weighted 2 as upstream's default
+        // profile, is added on the preferred node only and outweighs it.
+        assert_eq!(pref[0] - base[0], 2 * 100, "{base:?} {pref:?}");
+        assert_eq!(pref[1], base[1]);
+        assert!(pref[0] > pref[1], "{pref:?}");
+
+        let mut alg = Algorithm::new(Options::default());
+        assert_eq!(
+            alg.schedule(&c, &plain).map(|d| d.node).ok().as_deref(),
+            Some("idle")
+        );
+        assert_eq!(
+            alg.schedule(&c, &prefers_a).map(|d| d.node).ok().as_deref(),
+            Some("busy")
+        );
+    }
 }

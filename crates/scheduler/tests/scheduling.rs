@@ -225,26 +225,46 @@ async fn topology_spread_across_zones() -> Result<()> {
 async fn preemption_evicts_lower_priority_pods() -> Result<()> {
     let c = Cluster::start().await?;
     c.node("only", "1", "4Gi", json!({})).await?;
+    // Priorities come from PriorityClasses through priority admission, as users set them.
+    let admin = Cluster::client_for_groups(&c.started, "test-admin", &["system:masters"]).await?;
+    let classes: kube::Api<k8s_openapi::api::scheduling::v1::PriorityClass> = kube::Api::all(admin);
+    for (name, value, policy) in [
+        ("low", 10, "PreemptLowerPriority"),
+        ("no-preempt", 50, "Never"),
+        ("high", 100, "PreemptLowerPriority"),
+    ] {
+        let pc = serde_json::from_value(json!({
+            "metadata": {"name": format!("preempt-{name}")}, "value": value, "preemptionPolicy": policy,
+        }))?;
+        classes.create(&Default::default(), &pc).await?;
+    }
     let _s = c.scheduler();
     c.pod(
         "low",
         "800m",
-        json!({"spec": {"priority": 10, "terminationGracePeriodSeconds": 0}}),
+        json!({"spec": {"priorityClassName": "preempt-low", "terminationGracePeriodSeconds": 0}}),
     )
     .await?;
     c.bound("low").await?;
     c.pod(
         "never",
         "800m",
-        json!({"spec": {"priority": 50, "preemptionPolicy": "Never"}}),
+        json!({"spec": {"priorityClassName": "preempt-no-preempt"}}),
     )
     .await?;
+    let never = c.get_pod("never").await?.spec.unwrap_or_default();
+    assert_eq!(never.priority, Some(50));
+    assert_eq!(never.preemption_policy.as_deref(), Some("Never"));
     assert_eq!(
         c.unschedulable_message("never").await?,
         "0/1 nodes are available: 1 Insufficient cpu. preemption: not eligible due to preemptionPolicy=Never."
     );
-    c.pod("high", "800m", json!({"spec": {"priority": 100}}))
-        .await?;
+    c.pod(
+        "high",
+        "800m",
+        json!({"spec": {"priorityClassName": "preempt-high"}}),
+    )
+    .await?;
     // "low" is deleted for "high" (grace 0: gone at once), "high" is nominated, then bound.
     wait("victim deleted", || async {
         c.get_pod("low").await.err().map(|_| ())

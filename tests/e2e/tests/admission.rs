@@ -119,3 +119,143 @@ spec:
         apply(&pod("three", "quoted", "{requests: {cpu: 50m}}")).code == 0
     });
 }
+
+/// A bare pod manifest (no agent runs: admission is all that is looked at).
+fn pending_pod(name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  containers: [{{name: c, image: busybox:e2e}}]\n{spec}"
+    )
+}
+
+#[test]
+fn priority_classes_resolve_pod_priority() {
+    let c = Cluster::start(&["--disable-agent"]);
+    let apply = |yaml: &str| c.kubectl_stdin(KUBECTL_1_32, &["apply", "-f", "-"], yaml);
+    let get = |name: &str, path: &str| {
+        c.kubectl(&["get", "pod", name, "-o", &format!("jsonpath={path}")])
+            .ok()
+            .stdout
+    };
+    // The system classes every cluster has.
+    let r = c
+        .kubectl(&[
+            "get",
+            "priorityclass",
+            "system-node-critical",
+            "system-cluster-critical",
+            "-o",
+            "jsonpath={.items[*].value}",
+        ])
+        .ok();
+    assert_eq!(r.stdout, "2000001000 2000000000");
+
+    apply(
+        "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: e2e-high}\nvalue: 1000\npreemptionPolicy: Never\n",
+    )
+    .ok();
+    apply(&pending_pod("prio-high", "  priorityClassName: e2e-high\n")).ok();
+    assert_eq!(
+        get("prio-high", "{.spec.priority} {.spec.preemptionPolicy}"),
+        "1000 Never"
+    );
+    apply(&pending_pod("prio-none", "")).ok();
+    assert_eq!(
+        get("prio-none", "{.spec.priority} {.spec.preemptionPolicy}"),
+        "0 PreemptLowerPriority"
+    );
+
+    let r = apply(&pending_pod("prio-unknown", "  priorityClassName: foo\n"));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "pods \"prio-unknown\" is forbidden: no PriorityClass with name foo was found"
+        ),
+        "{}",
+        r.stderr
+    );
+    let r = apply(&pending_pod(
+        "prio-forged",
+        "  priorityClassName: e2e-high\n  priority: 2000000000\n",
+    ));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("pods \"prio-forged\" is forbidden: the integer value of priority (2000000000) must not be provided in pod spec; priority admission controller computed 1000 from the given PriorityClass name"),
+        "{}",
+        r.stderr
+    );
+
+    // A globalDefault class applies to pods that name none.
+    apply(
+        "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: e2e-default}\nvalue: 7\nglobalDefault: true\n",
+    )
+    .ok();
+    apply(&pending_pod("prio-default", "")).ok();
+    assert_eq!(
+        get("prio-default", "{.spec.priorityClassName} {.spec.priority}"),
+        "e2e-default 7"
+    );
+}
+
+#[test]
+fn quotas_on_object_counts_and_node_ports() {
+    let c = Cluster::start(&["--disable-agent"]);
+    let apply = |yaml: &str| c.kubectl_stdin(KUBECTL_1_32, &["apply", "-f", "-"], yaml);
+    apply(
+        r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: counted}
+---
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: objects, namespace: counted}
+spec:
+  hard: {count/configmaps: "2", services.nodeports: "1"}
+"#,
+    )
+    .ok();
+    for cm in ["cm-1", "cm-2"] {
+        c.kubectl(&["create", "configmap", cm, "-n", "counted"])
+            .ok();
+    }
+    let r = c.kubectl(&["create", "configmap", "cm-3", "-n", "counted"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("configmaps \"cm-3\" is forbidden: exceeded quota: objects, requested: count/configmaps=1, used: count/configmaps=2, limited: count/configmaps=2"),
+        "{}",
+        r.stderr
+    );
+
+    // ClusterIP Services take no node port; a NodePort Service takes one per port.
+    c.kubectl(&[
+        "create",
+        "service",
+        "clusterip",
+        "plain",
+        "--tcp=80",
+        "-n",
+        "counted",
+    ])
+    .ok();
+    c.kubectl(&[
+        "create", "service", "nodeport", "np-1", "--tcp=80", "-n", "counted",
+    ])
+    .ok();
+    let r = c.kubectl(&[
+        "create", "service", "nodeport", "np-2", "--tcp=80", "-n", "counted",
+    ]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("services \"np-2\" is forbidden: exceeded quota: objects, requested: services.nodeports=1, used: services.nodeports=1, limited: services.nodeports=1"),
+        "{}",
+        r.stderr
+    );
+    // Deleting a ConfigMap frees its count.
+    c.kubectl(&["delete", "configmap", "cm-1", "-n", "counted"])
+        .ok();
+    c.wait_until(Duration::from_secs(30), "room for a ConfigMap", || {
+        c.kubectl(&["create", "configmap", "cm-3", "-n", "counted"])
+            .code
+            == 0
+    });
+}

@@ -52,6 +52,7 @@ async fn insert(ctx: &Ctx<'_>, mut obj: Value) -> Result<Value, ApiError> {
         if let Some(ns) = ns {
             crate::limitrange::admit(ctx.srv, ns, &name, &mut obj)?;
         }
+        crate::priority::admit(ctx.srv, &name, &mut obj).await?;
     }
     ctx.admit_custom(&mut obj)?;
     validate_meta(info, &obj, &name)?;

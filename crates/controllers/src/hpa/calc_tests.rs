@@ -272,3 +272,65 @@ fn average_value_target() {
         }
     );
 }
+
+/// `p` asking for `memory` instead of CPU.
+fn with_memory_request(mut p: Pod, memory: &str) -> Pod {
+    if let Some(s) = p.spec.as_mut() {
+        s.containers[0].resources = Some(ResourceRequirements {
+            requests: Some([("memory".to_string(), Quantity(memory.into()))].into()),
+            ..Default::default()
+        });
+    }
+    p
+}
+
+#[test]
+fn memory_utilization_target() {
+    let mi = |n: i64| milli_value(&Quantity(format!("{n}Mi"))).unwrap();
+    // b became Ready 10 s ago: CPU would leave it out for a metric window, memory counts it.
+    let pods = [
+        with_memory_request(running("a"), "256Mi"),
+        with_memory_request(pod("b", 0, "Running", true, 60, 10), "256Mi"),
+    ];
+    let refs: Vec<&Pod> = pods.iter().collect();
+    let memory = |target: i32, used: i64| {
+        resource_replicas(
+            2,
+            &Target::Utilization(target),
+            "memory",
+            None,
+            &refs,
+            metrics(&[("a", mi(used)), ("b", mi(used))]),
+            &CalcConfig::default(),
+            now(),
+        )
+    };
+    // 192Mi of 256Mi is 75 %; against 50 %: ratio 1.5 × 2 ready → 3.
+    assert_eq!(
+        memory(50, 192).unwrap(),
+        Proposal {
+            replicas: 3,
+            utilization: Some(75),
+            raw: mi(192)
+        }
+    );
+    // 64Mi is 25 %: → 1.
+    assert_eq!(memory(50, 64).unwrap().replicas, 1);
+    // Within the 10 % tolerance: unchanged.
+    assert_eq!(memory(70, 192).unwrap().replicas, 2);
+    // A pod without a memory request cannot be measured against one.
+    let cpu_only = [running("a")];
+    let refs: Vec<&Pod> = cpu_only.iter().collect();
+    let e = resource_replicas(
+        1,
+        &Target::Utilization(50),
+        "memory",
+        None,
+        &refs,
+        metrics(&[("a", mi(10))]),
+        &CalcConfig::default(),
+        now(),
+    )
+    .unwrap_err();
+    assert_eq!(e, "missing request for memory in container c of Pod a");
+}

@@ -54,7 +54,15 @@ impl Cluster {
     }
 
     pub async fn client_for(started: &rkube_apiserver::Started, user: &str) -> Result<Client> {
-        let yaml = started.component_kubeconfig(user, &[])?;
+        Self::client_for_groups(started, user, &[]).await
+    }
+
+    pub async fn client_for_groups(
+        started: &rkube_apiserver::Started,
+        user: &str,
+        groups: &[&str],
+    ) -> Result<Client> {
+        let yaml = started.component_kubeconfig(user, groups)?;
         let kc = kube::config::Kubeconfig::from_yaml(&yaml)?;
         let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
         Ok(Client::try_from(config)?)
