@@ -4,7 +4,7 @@
 
 use k8s_openapi::api::core::v1::{Container, Pod, Secret};
 use kube::Api;
-use rkube_runtime::image::{AuthConfig, Reference};
+use rkube_runtime::image::{AuthConfig, ImageError, Reference};
 
 use crate::Agent;
 
@@ -14,8 +14,8 @@ pub struct PullError {
     /// `ErrImagePull`, `ErrImageNeverPull`, `InvalidImageName`.
     pub reason: String,
     pub message: String,
-    /// The Warning event's text, when there is one beyond `Error: <reason>`.
-    pub event: Option<String>,
+    /// Events to record before `Failed`/`Error: <reason>`: (type, reason, text).
+    pub events: Vec<(&'static str, &'static str, String)>,
 }
 
 /// The policy in effect (the API server defaults it; this repeats the rule for safety).
@@ -44,12 +44,7 @@ pub async fn ensure(
     c: &Container,
 ) -> Result<Vec<(&'static str, String)>, PullError> {
     let image = c.image.clone().unwrap_or_default();
-    let reference = Reference::parse(&image).map_err(|e| PullError {
-        reason: "InvalidImageName".into(),
-        message: format!("Failed to apply default image tag \"{image}\": {e}"),
-        event: None,
-    })?;
-    let _ = reference;
+    let reference = Reference::parse(&image).map_err(|_| invalid_name(&image))?;
     let present = matches!(agent.images.image_status(&image).await, Ok(Some(_)));
     let policy = pull_policy(c);
     if policy == "Never" {
@@ -59,12 +54,12 @@ pub async fn ensure(
                 format!("Container image \"{image}\" already present on machine"),
             )]);
         }
+        let message =
+            format!("Container image \"{image}\" is not present with pull policy of Never");
         return Err(PullError {
             reason: "ErrImageNeverPull".into(),
-            message: format!(
-                "Container image \"{image}\" is not present with pull policy of Never"
-            ),
-            event: None,
+            events: vec![("Warning", "ErrImageNeverPull", message.clone())],
+            message,
         });
     }
     if present && policy == "IfNotPresent" {
@@ -105,13 +100,76 @@ pub async fn ensure(
             Err(e) => last_err = Some(e),
         }
     }
-    let err = last_err.map(|e| e.to_string()).unwrap_or_default();
-    let message = format!("failed to pull and unpack image \"{image}\": {err}");
+    let message = match last_err {
+        Some(e) => pull_failure(&reference, &e),
+        None => format!("failed to pull and unpack image \"{reference}\""),
+    };
+    let failed = format!(
+        "Failed to pull image \"{}\": {message}",
+        with_default_tag(&image)
+    );
+    let mut events: Vec<(&'static str, &'static str, String)> = events
+        .into_iter()
+        .map(|(reason, text)| ("Normal", reason, text))
+        .collect();
+    events.push(("Warning", "Failed", failed));
     Err(PullError {
         reason: "ErrImagePull".into(),
-        event: Some(format!("Failed to pull image \"{image}\": {message}")),
+        events,
         message,
     })
+}
+
+/// InvalidImageName as the kubelet reports it (its `applyDefaultImageTag` over Docker's
+/// reference parser), with its `InspectFailed` event.
+fn invalid_name(image: &str) -> PullError {
+    let why = Reference::docker_parse_error(image)
+        .unwrap_or_else(|| "invalid reference format".to_string());
+    let message = format!(
+        "Failed to apply default image tag \"{image}\": couldn't parse image name \"{image}\": {why}"
+    );
+    PullError {
+        reason: "InvalidImageName".into(),
+        events: vec![("Warning", "InspectFailed", message.clone())],
+        message,
+    }
+}
+
+/// The image as the kubelet names it in pull events: `:latest` added when it has neither
+/// tag nor digest, and otherwise as written (not expanded to `docker.io/library/…`).
+fn with_default_tag(image: &str) -> String {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if image.contains('@') || last.contains(':') {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    }
+}
+
+/// A failed pull in the words the kubelet shows over containerd: the CRI status
+/// (`rpc error: code = … desc = …`) around containerd's `failed to pull and unpack image`.
+fn pull_failure(reference: &Reference, e: &ImageError) -> String {
+    let r = reference.to_string();
+    let resolve = |detail: &str| format!("failed to resolve reference \"{r}\": {detail}");
+    let (code, detail) = match e {
+        ImageError::RegistryNotFound { .. } => ("NotFound", resolve(&format!("{r}: not found"))),
+        ImageError::Unauthorized { message, .. } => (
+            "Unknown",
+            resolve(&format!(
+                "pull access denied, repository does not exist or may require authorization: {message}"
+            )),
+        ),
+        // Blob reads fail after the reference resolved: containerd's copy stage.
+        ImageError::Registry { message, .. } if message.starts_with("reading ") => {
+            ("Unknown", format!("failed to copy: {message}"))
+        }
+        ImageError::Registry { message, .. } => ("Unknown", resolve(message)),
+        ImageError::DigestMismatch { .. } | ImageError::SizeMismatch { .. } => {
+            ("FailedPrecondition", format!("failed to copy: {e}"))
+        }
+        other => ("Unknown", other.to_string()),
+    };
+    format!("rpc error: code = {code} desc = failed to pull and unpack image \"{r}\": {detail}")
 }
 
 /// Credentials for `image` from the pod's imagePullSecrets, in order.
@@ -231,5 +289,50 @@ mod tests {
         assert!(registry_matches("https://index.docker.io/v1/", "docker.io"));
         assert!(registry_matches("127.0.0.1:5000", "127.0.0.1:5000"));
         assert!(!registry_matches("quay.io", "docker.io"));
+    }
+
+    #[test]
+    fn invalid_image_names_in_the_kubelets_words() {
+        let e = invalid_name("bad::ref");
+        assert_eq!(e.reason, "InvalidImageName");
+        assert_eq!(
+            e.message,
+            "Failed to apply default image tag \"bad::ref\": couldn't parse image name \"bad::ref\": invalid reference format"
+        );
+        assert_eq!(e.events, [("Warning", "InspectFailed", e.message.clone())]);
+        assert_eq!(
+            invalid_name("busyBOX:1").message,
+            "Failed to apply default image tag \"busyBOX:1\": couldn't parse image name \"busyBOX:1\": invalid reference format: repository name (library/busyBOX) must be lowercase"
+        );
+    }
+
+    #[test]
+    fn pull_failures_in_containerds_words() {
+        let r = Reference::parse("nginx:nope").expect("reference");
+        let not_found = ImageError::RegistryNotFound {
+            reference: r.to_string(),
+            endpoint: "https://registry-1.docker.io".into(),
+            message: "manifest unknown".into(),
+        };
+        assert_eq!(
+            pull_failure(&r, &not_found),
+            "rpc error: code = NotFound desc = failed to pull and unpack image \"docker.io/library/nginx:nope\": failed to resolve reference \"docker.io/library/nginx:nope\": docker.io/library/nginx:nope: not found"
+        );
+        let refused = ImageError::Registry {
+            reference: r.to_string(),
+            endpoint: "http://127.0.0.1:1".into(),
+            message: "connection refused".into(),
+        };
+        assert_eq!(
+            pull_failure(&r, &refused),
+            "rpc error: code = Unknown desc = failed to pull and unpack image \"docker.io/library/nginx:nope\": failed to resolve reference \"docker.io/library/nginx:nope\": connection refused"
+        );
+        assert_eq!(with_default_tag("nginx"), "nginx:latest");
+        assert_eq!(
+            with_default_tag("127.0.0.1:5000/a/b"),
+            "127.0.0.1:5000/a/b:latest"
+        );
+        assert_eq!(with_default_tag("a/b:1"), "a/b:1");
+        assert_eq!(with_default_tag("a@sha256:00"), "a@sha256:00");
     }
 }

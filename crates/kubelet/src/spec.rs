@@ -477,7 +477,9 @@ pub fn security(pod: &Pod, c: &Container) -> SecurityContext {
     }
 }
 
-/// runAsNonRoot's check against the uid the container would run as.
+/// runAsNonRoot's check against the uid the container would run as: the kubelet's
+/// `verifyRunAsNonRoot`, with its messages. `image_uid`/`image_user` are the image status's
+/// uid and username; neither means root, as the kubelet's `getImageUser` takes it.
 pub fn verify_non_root(
     pod: &Pod,
     c: &Container,
@@ -494,31 +496,39 @@ pub fn verify_non_root(
     if !non_root {
         return Ok(());
     }
-    let uid = sc
+    let run_as_user = sc
         .as_ref()
         .and_then(|s| s.run_as_user)
         .or(psc.as_ref().and_then(|s| s.run_as_user));
-    let pod_name = pod.metadata.name.clone().unwrap_or_default();
-    match (uid, image_uid) {
-        (Some(0), _) | (None, Some(0)) => Err(ConfigError(format!(
-            "container has runAsNonRoot and image will run as root (pod: \"{pod_name}_{}({})\", container: {})",
-            pod.metadata.namespace.clone().unwrap_or_default(),
-            pod.metadata.uid.clone().unwrap_or_default(),
+    // The kubelet's format.Pod: name_namespace(uid).
+    let pod_ref = format!(
+        "{}_{}({})",
+        pod.metadata.name.as_deref().unwrap_or_default(),
+        pod.metadata.namespace.as_deref().unwrap_or_default(),
+        pod.metadata.uid.as_deref().unwrap_or_default()
+    );
+    let fail = |what: String| {
+        Err(ConfigError(format!(
+            "{what} (pod: \"{pod_ref}\", container: {})",
             c.name
-        ))),
-        (Some(_), _) | (None, Some(_)) => Ok(()),
-        (None, None) if image_user.is_empty() => Err(ConfigError(format!(
-            "container has runAsNonRoot and image will run as root (pod: \"{pod_name}_{}({})\", container: {})",
-            pod.metadata.namespace.clone().unwrap_or_default(),
-            pod.metadata.uid.clone().unwrap_or_default(),
-            c.name
-        ))),
-        (None, None) => Err(ConfigError(format!(
-            "container has runAsNonRoot and image has non-numeric user ({image_user}), cannot verify user is non-root (pod: \"{pod_name}_{}({})\", container: {})",
-            pod.metadata.namespace.clone().unwrap_or_default(),
-            pod.metadata.uid.clone().unwrap_or_default(),
-            c.name
-        ))),
+        )))
+    };
+    if let Some(uid) = run_as_user {
+        if uid == 0 {
+            return fail("container's runAsUser breaks non-root policy".into());
+        }
+        return Ok(());
+    }
+    let image_uid = match (image_uid, image_user) {
+        (None, "") => Some(0),
+        (uid, _) => uid,
+    };
+    match image_uid {
+        Some(0) => fail("container has runAsNonRoot and image will run as root".into()),
+        Some(_) => Ok(()),
+        None => fail(format!(
+            "container has runAsNonRoot and image has non-numeric user ({image_user}), cannot verify user is non-root"
+        )),
     }
 }
 
@@ -567,6 +577,62 @@ pub fn container_config(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_as_non_root_is_checked_with_the_kubelets_messages() {
+        let pod = |pod_sc: serde_json::Value, sc: serde_json::Value| -> (Pod, Container) {
+            let p: Pod = serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "web", "namespace": "prod", "uid": "u-1"},
+                "spec": {"securityContext": pod_sc, "containers": [{"name": "app", "securityContext": sc}]},
+            }))
+            .expect("pod");
+            let c = p.spec.as_ref().expect("spec").containers[0].clone();
+            (p, c)
+        };
+        let check = |p: &(Pod, Container), uid: Option<i64>, user: &str| {
+            verify_non_root(&p.0, &p.1, uid, user).map_err(|e| e.0)
+        };
+        let suffix = "(pod: \"web_prod(u-1)\", container: app)";
+        let root = format!("container has runAsNonRoot and image will run as root {suffix}");
+
+        // Not asked for: anything goes.
+        let off = pod(serde_json::json!({}), serde_json::json!({}));
+        assert_eq!(check(&off, Some(0), ""), Ok(()));
+        // Asked for at pod level, the image runs as root (by uid, or by saying nothing).
+        let on = pod(
+            serde_json::json!({"runAsNonRoot": true}),
+            serde_json::json!({}),
+        );
+        assert_eq!(check(&on, Some(0), ""), Err(root.clone()));
+        assert_eq!(check(&on, None, ""), Err(root.clone()));
+        assert_eq!(check(&on, Some(1000), ""), Ok(()));
+        assert_eq!(
+            check(&on, None, "nginx"),
+            Err(format!("container has runAsNonRoot and image has non-numeric user (nginx), cannot verify user is non-root {suffix}"))
+        );
+        // runAsUser decides over the image; 0 breaks the policy.
+        let as_user = pod(
+            serde_json::json!({"runAsNonRoot": true}),
+            serde_json::json!({"runAsUser": 1000}),
+        );
+        assert_eq!(check(&as_user, Some(0), ""), Ok(()));
+        let as_root = pod(
+            serde_json::json!({"runAsUser": 0}),
+            serde_json::json!({"runAsNonRoot": true}),
+        );
+        assert_eq!(
+            check(&as_root, Some(1000), ""),
+            Err(format!(
+                "container's runAsUser breaks non-root policy {suffix}"
+            ))
+        );
+        // The container's setting overrides the pod's.
+        let off_here = pod(
+            serde_json::json!({"runAsNonRoot": true}),
+            serde_json::json!({"runAsNonRoot": false}),
+        );
+        assert_eq!(check(&off_here, Some(0), ""), Ok(()));
+    }
 
     #[test]
     fn dependent_variables_expand_as_upstream() {

@@ -404,13 +404,20 @@ impl PodWorker {
         let image = c.image.clone().unwrap_or_default();
         if let Some((until, _)) = self.pull_backoff.get(&c.name) {
             if Instant::now() < *until {
-                self.waiting.insert(
-                    c.name.clone(),
-                    Waiting::new(
-                        "ImagePullBackOff",
-                        &format!("Back-off pulling image \"{image}\""),
-                    ),
-                );
+                // A bad name or a Never policy keeps its own reason while retries wait, as
+                // upstream: only a failed pull shows ImagePullBackOff.
+                let keep = self.waiting.get(&c.name).is_some_and(|w| {
+                    w.reason == "InvalidImageName" || w.reason == "ErrImageNeverPull"
+                });
+                if !keep {
+                    self.waiting.insert(
+                        c.name.clone(),
+                        Waiting::new(
+                            "ImagePullBackOff",
+                            &format!("Back-off pulling image \"{image}\""),
+                        ),
+                    );
+                }
                 return;
             }
         }
@@ -424,11 +431,10 @@ impl PodWorker {
             Err(images::PullError {
                 reason,
                 message,
-                event,
+                events,
             }) => {
-                if let Some(ev) = event {
-                    self.event(pod, Some(&c.name), "Warning", "Failed", &ev)
-                        .await;
+                for (type_, ev_reason, ev) in events {
+                    self.event(pod, Some(&c.name), type_, ev_reason, &ev).await;
                 }
                 self.event(
                     pod,

@@ -115,6 +115,11 @@ impl SandboxPaths {
     pub fn resolv_conf(&self) -> PathBuf {
         self.dir.join("resolv.conf")
     }
+    /// The pod's `/dev/shm` (a tmpfs every container bind-mounts, as containerd's sandbox
+    /// shm), unless the pod uses the host's IPC namespace.
+    pub fn shm(&self) -> PathBuf {
+        self.dir.join("shm")
+    }
     /// The shared PID namespace's init (shareProcessNamespace).
     pub fn pause(&self) -> PathBuf {
         self.dir.join("pause.json")
@@ -178,6 +183,9 @@ pub fn create(
         write(&paths.hostname(), &format!("{}\n", config.hostname))?;
         write(&paths.hosts(), &hosts_file(config, None))?;
         write(&paths.resolv_conf(), &config.dns.render())?;
+        if !config.host_ipc {
+            sys::mount_shm(&paths.shm())?;
+        }
         cgroups::create_pod(&cgroup_parent(config))?;
         if config.share_process_namespace {
             start_pause(shim, &paths)?;
@@ -301,7 +309,18 @@ pub fn stop(root: &Path, id: &str) -> Result<()> {
     for kind in ["net", "ipc", "uts"] {
         sys::unmount_pin(&paths.ns(kind));
     }
+    sys::unmount(&paths.shm());
     Ok(())
+}
+
+/// What the sandbox's containers mount at `/dev/shm`: the pod's tmpfs, the host's with
+/// hostIPC, `None` for a sandbox made before pods shared one (each container gets its own).
+pub fn shm_source(root: &Path, sandbox: &PodSandbox) -> Option<PathBuf> {
+    if sandbox.config.host_ipc {
+        return Some(PathBuf::from("/dev/shm"));
+    }
+    let shm = SandboxPaths::new(root, &sandbox.id).shm();
+    shm.is_dir().then_some(shm)
 }
 
 /// Removes everything of the sandbox: namespaces, cgroup, files.

@@ -236,6 +236,7 @@ impl Inner {
         );
         let cgroup_parent = sandbox::cgroup_parent(&sb.config);
         let pid_ns = sandbox::pid_namespace(&self.sandboxes, &sb)?;
+        let shm = sandbox::shm_source(&self.sandboxes, &sb);
         let view = container::spec::SandboxView {
             hostname: &sb.config.hostname,
             net_ns: (!sb.config.host_network).then_some(net.as_path()),
@@ -245,6 +246,7 @@ impl Inner {
             hosts_file: &hosts,
             hostname_file: &hostname,
             resolv_conf: &resolv,
+            shm: shm.as_deref(),
             cgroup_parent: &cgroup_parent,
         };
         let spec = container::spec::build(id, &cfg, &image.config, &rootfs, &user, &view);

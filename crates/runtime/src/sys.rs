@@ -174,6 +174,20 @@ pub fn mount_overlay(
     .map_err(|e| RuntimeError::sys(format!("mount overlay at {}", target.display()), e))
 }
 
+/// Mounts a pod's `/dev/shm`: a tmpfs of containerd's size and flags at `target`.
+pub fn mount_shm(target: &Path) -> Result<()> {
+    std::fs::create_dir_all(target)
+        .map_err(|e| RuntimeError::io(format!("create {}", target.display()), e))?;
+    mount(
+        Some("shm"),
+        target,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some("mode=1777,size=65536k"),
+    )
+    .map_err(|e| RuntimeError::sys(format!("mount shm at {}", target.display()), e))
+}
+
 /// Lazily unmounts `path` if something is mounted there.
 pub fn unmount(path: &Path) {
     let _ = umount2(path, MntFlags::MNT_DETACH);

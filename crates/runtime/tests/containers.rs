@@ -17,19 +17,30 @@ async fn run_logs_exit_code_hostname_and_cri_log_format() {
         e.rt.run_pod_sandbox(pod("web-1", &e.data))
             .await
             .expect("sandbox");
+    e.rt.set_pod_sandbox_ip(&sb, Some("10.42.0.9".into()))
+        .await
+        .expect("ip");
     let id = run(
         &e.rt,
         &sb,
         ctr(
             "app",
-            "echo hello; echo oops >&2; hostname; cat /etc/hostname; exit 3",
+            "echo hello; echo oops >&2; hostname; cat /etc/hostname; grep web-1 /etc/hosts; exit 3",
         ),
     )
     .await;
     let s = wait_exit(&e.rt, &id, Duration::from_secs(10)).await;
     assert_eq!(s.exit_code, Some(3));
     assert_eq!(s.reason.as_deref(), Some("Error"));
-    assert!(s.started_at.is_some() && s.finished_at.is_some());
+    let time = |t: &Option<String>| {
+        chrono::DateTime::parse_from_rfc3339(t.as_deref().expect("time")).expect("RFC 3339")
+    };
+    let created = time(&Some(s.created_at.clone()));
+    let (started, finished) = (time(&s.started_at), time(&s.finished_at));
+    assert!(
+        created <= started && started <= finished,
+        "created {created} started {started} finished {finished}"
+    );
     let raw = std::fs::read_to_string(&s.log_path).expect("log");
     let re = regex::Regex::new(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (stdout|stderr) [FP] .*$")
         .expect("regex");
@@ -38,7 +49,12 @@ async fn run_logs_exit_code_hostname_and_cri_log_format() {
     }
     assert!(raw.contains(" stdout F hello\n"), "{raw}");
     assert!(raw.contains(" stderr F oops\n"), "{raw}");
-    assert!(raw.contains(" stdout F web-1\n"), "{raw}");
+    // Once from the UTS namespace, once from the bind-mounted /etc/hostname.
+    assert_eq!(raw.matches(" stdout F web-1\n").count(), 2, "{raw}");
+    assert!(
+        raw.contains(" stdout F 10.42.0.9\tweb-1\n"),
+        "pod line in /etc/hosts: {raw}"
+    );
     assert_eq!(
         s.log_path,
         e.data.join("logs/web-1/app/0.log"),
@@ -71,7 +87,7 @@ async fn containers_of_a_pod_share_network_and_volumes_but_not_processes() {
     let server_id = run(&e.rt, &sb, server).await;
     let mut client = ctr(
         "client",
-        "sleep 0.3; wget -qO- http://127.0.0.1:8080/; cat /data/note; ps -o pid,comm | tail -n +2; ls /proc | grep -c '^[0-9]'",
+        "sleep 0.3; wget -qO- http://127.0.0.1:8080/; cat /data/note; test -e /www && echo rootfs-shared || echo rootfs-private; ps -o pid,comm | tail -n +2; ls /proc | grep -c '^[0-9]'",
     );
     client.mounts.push(vol);
     let client_id = run(&e.rt, &sb, client).await;
@@ -80,6 +96,10 @@ async fn containers_of_a_pod_share_network_and_volumes_but_not_processes() {
     assert_eq!(s.exit_code, Some(0), "{out}");
     assert!(out.contains("from-server"), "localhost is shared: {out}");
     assert!(out.contains("written"), "the volume is shared: {out}");
+    assert!(
+        out.contains("rootfs-private"),
+        "the server's rootfs is not visible: {out}"
+    );
     assert!(
         !out.contains("httpd"),
         "the server's processes are not visible: {out}"

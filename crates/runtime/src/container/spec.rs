@@ -148,6 +148,8 @@ pub struct SandboxView<'a> {
     pub hosts_file: &'a Path,
     pub hostname_file: &'a Path,
     pub resolv_conf: &'a Path,
+    /// The pod's shared `/dev/shm` to bind-mount; `None`: a tmpfs of the container's own.
+    pub shm: Option<&'a Path>,
     /// Cgroup path of the pod (`/rkube/pod<uid>`).
     pub cgroup_parent: &'a str,
 }
@@ -202,12 +204,32 @@ fn cap_name(name: &str) -> String {
     }
 }
 
+/// Every capability this process may pass on (its bounding set), as containerd's
+/// `WithAllCurrentCapabilities` takes them for privileged containers: asking for one the
+/// host withholds makes the container's start fail.
+fn all_capabilities() -> Vec<String> {
+    let bounding = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX);
+    ALL_CAPABILITIES
+        .iter()
+        .enumerate()
+        .filter(|(bit, _)| bounding & (1u64 << bit) != 0)
+        .map(|(_, c)| c.to_string())
+        .collect()
+}
+
 /// The capability set after the pod's add/drop lists (drop wins over the defaults, add over
 /// drop — as containerd applies them: drop first, then add).
 pub fn capabilities(cfg: &ContainerConfig) -> Vec<String> {
     let sec = &cfg.security;
     if sec.privileged {
-        return ALL_CAPABILITIES.iter().map(|s| s.to_string()).collect();
+        return all_capabilities();
     }
     let mut caps: Vec<String> = DEFAULT_CAPABILITIES.iter().map(|s| s.to_string()).collect();
     for d in &sec.drop_capabilities {
@@ -220,7 +242,7 @@ pub fn capabilities(cfg: &ContainerConfig) -> Vec<String> {
     }
     for a in &sec.add_capabilities {
         if a.eq_ignore_ascii_case("ALL") {
-            return ALL_CAPABILITIES.iter().map(|s| s.to_string()).collect();
+            return all_capabilities();
         }
         let n = cap_name(a);
         if !caps.contains(&n) {
@@ -276,8 +298,12 @@ pub fn build(
                "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
                "options": ["nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-               "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}),
+        match sandbox.shm {
+            Some(shm) => json!({"destination": "/dev/shm", "type": "bind", "source": shm,
+                                "options": ["rbind", "rprivate", "nosuid", "noexec", "nodev", "rw"]}),
+            None => json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+                           "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}),
+        },
         json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
                "options": ["nosuid", "noexec", "nodev", if privileged { "rw" } else { "ro" }]}),
         json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
@@ -385,7 +411,7 @@ pub fn build(
         }
     }
 
-    json!({
+    let mut spec = json!({
         "ociVersion": "1.0.2",
         "process": {
             "terminal": cfg.tty,
@@ -402,7 +428,6 @@ pub fn build(
                 "effective": caps,
                 "permitted": caps,
             },
-            "noNewPrivileges": cfg.security.no_new_privs,
             "oomScoreAdj": 1000,
         },
         "root": {"path": rootfs, "readonly": cfg.security.read_only_rootfs},
@@ -412,7 +437,13 @@ pub fn build(
             "io.kubernetes.cri.container-type": "container",
             "io.kubernetes.cri.container-name": cfg.name,
         },
-    })
+    });
+    if cfg.security.no_new_privs {
+        // Only when set: libcontainer takes any `noNewPrivileges` (even false) to mean it
+        // may load the seccomp filter after dropping capabilities, which then fails.
+        spec["process"]["noNewPrivileges"] = json!(true);
+    }
+    spec
 }
 
 #[cfg(test)]
@@ -463,7 +494,8 @@ mod tests {
         c.security.add_capabilities = vec!["net_bind_service".into()];
         assert_eq!(capabilities(&c), ["CAP_NET_BIND_SERVICE"]);
         c.security.privileged = true;
-        assert_eq!(capabilities(&c).len(), ALL_CAPABILITIES.len());
+        assert_eq!(capabilities(&c), all_capabilities());
+        assert!(!all_capabilities().is_empty());
         let d = capabilities(&cfg(&[], &[]));
         assert!(d.contains(&"CAP_CHOWN".to_string()) && !d.contains(&"CAP_SYS_ADMIN".into()));
     }

@@ -55,7 +55,15 @@ struct Scanned {
 
 /// Imports one archive; returns the images it held.
 pub fn import_archive(store: &Store, path: &Path, platform: &Platform) -> Result<Vec<ImageRecord>> {
-    let _staging = store.staging_lock()?;
+    let staging = store.staging_lock()?;
+    let result = import_staged(store, path, platform);
+    drop(staging);
+    // Nothing half-made stays behind a failure.
+    store.staging_done(result.is_err());
+    result
+}
+
+fn import_staged(store: &Store, path: &Path, platform: &Platform) -> Result<Vec<ImageRecord>> {
     let bad = |reason: String| ImageError::BadArchive {
         path: path.to_path_buf(),
         reason,

@@ -422,6 +422,26 @@ mod tests {
             parse("i", None, i.as_bytes()).unwrap(),
             Parsed::Index(_)
         ));
+        // A Docker manifest list, typed in the document or only by the server.
+        let list = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST_LIST}","manifests":[{{"mediaType":"{DOCKER_MANIFEST}","digest":"{}","size":3,
+            "platform":{{"architecture":"amd64","os":"linux"}}}}]}}"#,
+            d('c')
+        );
+        match parse("l", None, list.as_bytes()).unwrap() {
+            Parsed::Index(i) => {
+                assert_eq!(i.manifests.len(), 1);
+                assert_eq!(i.manifests[0].media_type, DOCKER_MANIFEST);
+            }
+            other => panic!("{other:?}"),
+        }
+        let untyped = list.replacen(&format!(r#""mediaType":"{DOCKER_MANIFEST_LIST}","#), "", 1);
+        assert!(!untyped.contains(DOCKER_MANIFEST_LIST));
+        assert!(matches!(
+            parse("l", Some(DOCKER_MANIFEST_LIST), untyped.as_bytes()).unwrap(),
+            Parsed::Index(_)
+        ));
+        assert!(ACCEPTED_MANIFEST_TYPES.contains(&DOCKER_MANIFEST_LIST));
         let s1 = r#"{"schemaVersion":1,"name":"x","fsLayers":[]}"#;
         let e = parse("old", None, s1.as_bytes()).unwrap_err().to_string();
         assert!(e.contains("schema 1"), "{e}");

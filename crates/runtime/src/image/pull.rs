@@ -65,7 +65,25 @@ pub async fn pull(
     ensure_crypto_provider();
     let store = ctx.store.clone();
     // Content staged before the image is recorded must survive a concurrent prune.
-    let _staging = blocking(move || store.staging_lock()).await?;
+    let staging = blocking(move || store.staging_lock()).await?;
+    let result = pull_staged(ctx, reference, auth).await;
+    drop(staging);
+    let store = ctx.store.clone();
+    let failed = result.is_err();
+    // Nothing half-made stays behind a failure.
+    let _ = blocking(move || {
+        store.staging_done(failed);
+        Ok(())
+    })
+    .await;
+    result
+}
+
+async fn pull_staged(
+    ctx: &PullContext<'_>,
+    reference: &Reference,
+    auth: Option<&AuthConfig>,
+) -> Result<ImageRecord> {
     let endpoints = ctx.registries.endpoints(reference, auth);
     let mut errors = Vec::new();
     for ep in &endpoints {

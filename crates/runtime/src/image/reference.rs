@@ -87,6 +87,30 @@ impl Reference {
         })
     }
 
+    /// Why `s` is not a valid reference, worded as Docker's reference parser
+    /// (`ParseNormalizedNamed`) words it, which is what the kubelet reports; `None` when it
+    /// parses.
+    pub fn docker_parse_error(s: &str) -> Option<String> {
+        let Err(ImageError::InvalidReference { reason, .. }) = Reference::parse(s) else {
+            return None;
+        };
+        Some(match reason.as_str() {
+            "empty reference" => "repository name must have at least one component".into(),
+            "cannot specify 64-byte hexadecimal strings" => {
+                format!("invalid repository name ({s}), cannot specify 64-byte hexadecimal strings")
+            }
+            "repository name must be lowercase" => {
+                let (_, remainder) = split_docker_domain(s);
+                let remote = remainder.split(':').next().unwrap_or_default();
+                format!("invalid reference format: repository name ({remote}) must be lowercase")
+            }
+            "repository name too long" => {
+                format!("repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters")
+            }
+            _ => "invalid reference format".into(),
+        })
+    }
+
     /// The registry's domain (`docker.io`, `localhost:5000`).
     pub fn domain(&self) -> &str {
         &self.domain
@@ -364,5 +388,27 @@ mod tests {
         assert!(Reference::parse(&long).is_err());
         let long_tag = format!("a:{}", "t".repeat(129));
         assert!(Reference::parse(&long_tag).is_err());
+    }
+
+    #[test]
+    fn parse_errors_in_dockers_words() {
+        let e = |s: &str| Reference::docker_parse_error(s);
+        assert_eq!(e("busybox:1"), None);
+        assert_eq!(e("bad::ref").as_deref(), Some("invalid reference format"));
+        assert_eq!(
+            e("busyBOX").as_deref(),
+            Some("invalid reference format: repository name (library/busyBOX) must be lowercase")
+        );
+        assert_eq!(
+            e("hfhugs/Gemma-GGUF:Q4_K").as_deref(),
+            Some("invalid reference format: repository name (hfhugs/Gemma-GGUF) must be lowercase")
+        );
+        let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        assert_eq!(
+            e(hex),
+            Some(format!(
+                "invalid repository name ({hex}), cannot specify 64-byte hexadecimal strings"
+            ))
+        );
     }
 }

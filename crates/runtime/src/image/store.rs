@@ -281,6 +281,31 @@ impl Store {
         FileLock::shared(&self.gc_lock_path).ctx("lock", &self.gc_lock_path)
     }
 
+    /// Marks that a failed pull or import left content for a prune to remove.
+    fn prune_pending_path(&self) -> PathBuf {
+        self.agent_dir.join(".prune-pending")
+    }
+
+    /// Called when a pull or import has ended and released its staging lock. After a
+    /// failure, what it staged (blobs, snapshots, partial downloads) is removed at once by
+    /// a prune, which keeps whatever an image or lease still uses (layers shared with other
+    /// images). While another pull or import is staging, the prune cannot run without
+    /// risking that one's content, so a marker leaves it to whichever ends next.
+    pub fn staging_done(&self, failed: bool) {
+        let pending = self.prune_pending_path();
+        if failed {
+            if let Err(e) = fs::write(&pending, b"") {
+                tracing::warn!(path = %pending.display(), "mark prune pending: {e}");
+            }
+        }
+        if !pending.exists() {
+            return;
+        }
+        if let Err(e) = self.prune() {
+            tracing::warn!("prune after a failed pull or import: {e}");
+        }
+    }
+
     /// Records an image (merging names if it exists). Names move: a tag that named another
     /// image now names this one only.
     pub fn commit_image(&self, mut record: ImageRecord) -> Result<ImageRecord> {
@@ -389,6 +414,8 @@ impl Store {
             return Ok(PruneReport::default());
         };
         let _lock = FileLock::exclusive(&self.lock_path).ctx("lock", &self.lock_path)?;
+        // Nobody is staging now: whatever a failed attempt left goes in this prune.
+        let _ = fs::remove_file(self.prune_pending_path());
         let idx = self.read()?;
         let mut blobs: HashSet<&Digest> = HashSet::new();
         let mut snaps: HashSet<&Digest> = HashSet::new();

@@ -259,24 +259,40 @@ pub fn pump(mut from: File, kind: u8, log: &Mutex<File>, hub: &Hub) {
         };
         hub.broadcast(kind, &buf[..n]);
         line.extend_from_slice(&buf[..n]);
-        while let Some(pos) = line.iter().position(|&b| b == b'\n') {
-            // "\r\n" ends a line as "\n" does (a terminal writes it), as in containerd.
-            let end = if pos > 0 && line[pos - 1] == b'\r' {
-                pos - 1
-            } else {
-                pos
-            };
-            emit(&line[..end], "F");
-            line.drain(..=pos);
-        }
-        while line.len() > MAX_LINE {
-            emit(&line[..MAX_LINE], "P");
-            line.drain(..MAX_LINE);
-        }
+        split_records(&mut line, &mut |text, partial| {
+            emit(text, if partial { "P" } else { "F" })
+        });
     }
     if !line.is_empty() {
         emit(&line, "F");
     }
+}
+
+/// Takes every complete record off the front of `line`: a line ended by "\n" (or "\r\n",
+/// as a terminal writes it) is a full record; a line longer than [`MAX_LINE`] yields partial
+/// records of `MAX_LINE` bytes first — containerd's split (`max_container_log_line_size`).
+/// What is left is an unfinished line of at most `MAX_LINE` bytes.
+fn split_records(line: &mut Vec<u8>, emit: &mut impl FnMut(&[u8], bool)) {
+    let mut start = 0;
+    loop {
+        let rest = &line[start..];
+        let window = &rest[..rest.len().min(MAX_LINE + 1)];
+        if let Some(pos) = window.iter().position(|&b| b == b'\n') {
+            let end = if pos > 0 && rest[pos - 1] == b'\r' {
+                pos - 1
+            } else {
+                pos
+            };
+            emit(&rest[..end], false);
+            start += pos + 1;
+        } else if rest.len() > MAX_LINE {
+            emit(&rest[..MAX_LINE], true);
+            start += MAX_LINE;
+        } else {
+            break;
+        }
+    }
+    line.drain(..start);
 }
 
 /// Binds a listening Unix socket at `path` (replacing a stale one), however long the path.
@@ -284,4 +300,62 @@ pub fn listen(path: &std::path::Path) -> std::io::Result<UnixListener> {
     let _ = std::fs::remove_file(path);
     let (_dir, addr) = attach::socket_address(path)?;
     UnixListener::bind(addr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(chunks: &[&[u8]]) -> (Vec<(Vec<u8>, bool)>, Vec<u8>) {
+        let (mut out, mut line) = (Vec::new(), Vec::new());
+        for c in chunks {
+            line.extend_from_slice(c);
+            split_records(&mut line, &mut |t, p| out.push((t.to_vec(), p)));
+        }
+        (out, line)
+    }
+
+    #[test]
+    fn long_lines_become_partial_records_even_when_the_newline_comes_in_the_same_read() {
+        let text: Vec<u8> = (0..40 * 1024).map(|i| b'a' + (i % 26) as u8).collect();
+        // All at once, and in reads that do not line up with the record size.
+        let mut whole = text.clone();
+        whole.push(b'\n');
+        let (a, rest_a) = split(&[&whole]);
+        let (b, rest_b) = split(&[&text[..20_000], &text[20_000..], b"\n"]);
+        for (recs, rest) in [(a, rest_a), (b, rest_b)] {
+            assert!(rest.is_empty());
+            let tags: Vec<bool> = recs.iter().map(|r| r.1).collect();
+            assert_eq!(tags, [true, true, false]);
+            assert_eq!(recs[0].0.len(), MAX_LINE);
+            assert_eq!(recs[1].0.len(), MAX_LINE);
+            let joined: Vec<u8> = recs.iter().flat_map(|r| r.0.clone()).collect();
+            assert_eq!(joined, text);
+        }
+    }
+
+    #[test]
+    fn line_ends_and_the_exact_limit() {
+        let (recs, rest) = split(&[b"one\r\ntwo\n\nthr", b"ee"]);
+        assert_eq!(
+            recs,
+            [
+                (b"one".to_vec(), false),
+                (b"two".to_vec(), false),
+                (Vec::new(), false)
+            ]
+        );
+        assert_eq!(rest, b"three");
+        // Exactly the limit is still one full record, one more byte is not.
+        let mut exact = vec![b'x'; MAX_LINE];
+        exact.push(b'\n');
+        let (recs, _) = split(&[&exact]);
+        assert_eq!(recs.len(), 1);
+        assert!(!recs[0].1);
+        let mut over = vec![b'x'; MAX_LINE + 1];
+        over.push(b'\n');
+        let (recs, _) = split(&[&over]);
+        let lens: Vec<(usize, bool)> = recs.iter().map(|r| (r.0.len(), r.1)).collect();
+        assert_eq!(lens, [(MAX_LINE, true), (1, false)]);
+    }
 }
