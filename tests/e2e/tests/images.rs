@@ -210,6 +210,30 @@ fn image_pull_from_a_local_registry() {
     );
     // stderr is not a terminal here: no progress drawing.
     assert!(!o.stderr.contains('\x1b'), "{:?}", o.stderr);
+    // On a terminal (script(1) gives the pull one) a person sees each layer's progress,
+    // redrawn in place, and the result.
+    let fresh = work.path().join("fresh");
+    let cmd = format!(
+        "{} image pull --data-dir {} {reference}",
+        rkube_bin().display(),
+        fresh.display()
+    );
+    let o = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env_remove("RKUBE_LOG")
+        .output()
+        .expect("run script");
+    let tty = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{tty}");
+    let short = &rkube_e2e::registry::sha256_file(&gz)[7..19];
+    for expected in [
+        format!("{reference}: resolving at"),
+        format!("  {short}  done"),
+        format!("{reference}: pulled, image id {config_digest}"),
+        "\x1b[2K".to_string(),
+    ] {
+        assert!(tty.contains(&expected), "{expected:?} missing from {tty:?}");
+    }
     let o = ok(&["image", "ls", "--data-dir", data_s]);
     assert!(
         o.stdout.contains(&format!("{}/e2e/busybox", reg.host())),
