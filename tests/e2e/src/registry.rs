@@ -24,43 +24,79 @@ pub struct Registry {
     pub port: u16,
     pub dir: tempfile::TempDir,
     child: Child,
+    /// The network namespace it listens in (and that pushes go through), if not the host's.
+    netns: Option<String>,
+    /// Basic-auth credentials it demands.
+    auth: Option<(String, String)>,
 }
 
 impl Registry {
     pub fn start() -> Registry {
+        Self::start_with(None, None)
+    }
+
+    /// A registry on 127.0.0.1 of network namespace `netns` (the host's when `None`),
+    /// demanding `auth` (user, password) through an htpasswd file when given.
+    pub fn start_with(netns: Option<&str>, auth: Option<(&str, &str)>) -> Registry {
         let dir = tempfile::Builder::new()
             .prefix("rkube-e2e-registry-")
             .tempdir()
             .expect("tempdir");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: e2e\n",
-                dir.path().join("storage").display()
-            ),
-        )
-        .expect("write registry config");
+        // Inside a fresh namespace any port is free; on the host, ask the kernel.
+        let port = match netns {
+            Some(_) => 5000,
+            None => TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("free port")
+                .port(),
+        };
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: e2e\n",
+            dir.path().join("storage").display()
+        );
+        if let Some((user, pass)) = auth {
+            let htpasswd = dir.path().join("htpasswd");
+            std::fs::write(&htpasswd, format!("{user}:{}\n", bcrypt_hash(pass)))
+                .expect("write htpasswd");
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: rkube-e2e\n    path: {}\n",
+                htpasswd.display()
+            ));
+        }
+        let config_path = dir.path().join("config.yml");
+        std::fs::write(&config_path, config).expect("write registry config");
         let log = std::fs::File::create(dir.path().join("registry.log")).expect("log");
-        let child = Command::new("/usr/bin/docker-registry")
+        let child = in_netns(netns, "/usr/bin/docker-registry")
             .arg("serve")
-            .arg(&config)
+            .arg(&config_path)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()
             .expect("start docker-registry");
-        let reg = Registry { port, dir, child };
+        let reg = Registry {
+            port,
+            dir,
+            child,
+            netns: netns.map(String::from),
+            auth: auth.map(|(u, p)| (u.to_string(), p.to_string())),
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while reg.status(&format!("{}/v2/", reg.url())) != "200" {
+        let ready = if reg.auth.is_some() { "401" } else { "200" };
+        while reg.status(&format!("{}/v2/", reg.url())) != ready {
             assert!(Instant::now() < deadline, "registry not ready");
             std::thread::sleep(Duration::from_millis(50));
         }
         reg
+    }
+
+    /// curl in the registry's namespace, with its credentials.
+    fn curl(&self) -> Command {
+        let mut c = in_netns(self.netns.as_deref(), "curl");
+        if let Some((user, pass)) = &self.auth {
+            c.args(["-u", &format!("{user}:{pass}")]);
+        }
+        c
     }
 
     pub fn url(&self) -> String {
@@ -73,7 +109,7 @@ impl Registry {
     }
 
     fn status(&self, url: &str) -> String {
-        let out = Command::new("curl")
+        let out = in_netns(self.netns.as_deref(), "curl")
             .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", url])
             .output()
             .expect("run curl");
@@ -83,7 +119,8 @@ impl Registry {
     /// Uploads `file` as a blob of `repo`; returns its digest.
     pub fn push_blob(&self, repo: &str, file: &Path) -> String {
         let digest = sha256_file(file);
-        let out = Command::new("curl")
+        let out = self
+            .curl()
             .args(["-s", "-f", "-D", "-", "-o", "/dev/null", "-X", "POST"])
             .arg(format!("{}/v2/{repo}/blobs/uploads/", self.url()))
             .output()
@@ -104,7 +141,8 @@ impl Registry {
             location
         };
         let sep = if location.contains('?') { '&' } else { '?' };
-        let out = Command::new("curl")
+        let out = self
+            .curl()
             .args([
                 "-s",
                 "-f",
@@ -124,7 +162,8 @@ impl Registry {
 
     /// Uploads a manifest (`media_type`) under `reference` (a tag or digest).
     pub fn push_manifest(&self, repo: &str, reference: &str, media_type: &str, file: &Path) {
-        let out = Command::new("curl")
+        let out = self
+            .curl()
             .args(["-s", "-f", "-X", "PUT", "-H"])
             .arg(format!("Content-Type: {media_type}"))
             .arg("--data-binary")
@@ -138,6 +177,23 @@ impl Registry {
             String::from_utf8_lossy(&out.stdout)
         );
     }
+}
+
+/// `program` run in network namespace `netns` (directly when `None`).
+fn in_netns(netns: Option<&str>, program: &str) -> Command {
+    match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, program]);
+            c
+        }
+        None => Command::new(program),
+    }
+}
+
+/// An htpasswd bcrypt hash (the only kind docker-registry accepts); cost 4 keeps it quick.
+fn bcrypt_hash(pass: &str) -> String {
+    bcrypt::hash(pass, 4).expect("bcrypt")
 }
 
 impl Drop for Registry {
