@@ -56,49 +56,103 @@ pub(crate) fn authorize(
     });
     let ns = rr.namespace.as_deref().unwrap_or("");
     let sub = rr.subresource.as_deref();
-    let why = match (rr.group(), rr.resource()) {
-        ("", "events") | ("events.k8s.io", "events") => return Ok(()),
-        ("", "nodes") if !node.is_empty() && name == node && verb != "deletecollection" => {
-            return Ok(())
-        }
-        ("", "nodes") => format!("node {node:?} is not allowed to modify node {name:?}"),
-        ("coordination.k8s.io", "leases")
-            if ns == "kube-node-lease" && !node.is_empty() && name == node =>
-        {
-            return Ok(())
-        }
+    // The authorizer sees only the URL's name (none on create), as upstream's does.
+    let url_name = rr.name.as_deref().unwrap_or("");
+    let denied = |reason: Option<String>| denied(user, verb, rr, url_name, reason);
+    match (rr.group(), rr.resource()) {
+        ("", "events") | ("events.k8s.io", "events") => Ok(()),
+        ("", "nodes") if verb == "deletecollection" => Err(denied(None)),
+        ("", "nodes") if !node.is_empty() && name == node => Ok(()),
+        // NodeRestriction admission's refusal (the authorizer lets nodes write nodes).
+        ("", "nodes") => Err(restricted(
+            rr,
+            &name,
+            format!("node {node:?} is not allowed to modify node {name:?}"),
+        )),
         ("coordination.k8s.io", "leases") => {
-            format!("node {node:?} is not allowed to modify lease {ns}/{name}")
+            if !matches!(verb, "create" | "update" | "patch" | "delete") {
+                Err(denied(Some(
+                    "can only get, create, update, patch, or delete a node lease".into(),
+                )))
+            } else if ns != "kube-node-lease" {
+                Err(denied(Some(
+                    "can only access leases in the \"kube-node-lease\" system namespace".into(),
+                )))
+            } else if node.is_empty() || name != node {
+                Err(denied(Some(
+                    "can only access node lease with the same name as the requesting node".into(),
+                )))
+            } else {
+                Ok(())
+            }
         }
-        ("", "pods") if matches!(sub, Some("status") | Some("eviction")) || verb == "delete" => {
-            let bound = srv
-                .cache
-                .get(&format!("/registry/pods/{ns}/{name}"))
-                .and_then(|p| {
-                    p.pointer("/spec/nodeName")
-                        .and_then(Value::as_str)
-                        .map(|n| n == node)
-                })
-                .unwrap_or(false);
-            if bound && !node.is_empty() {
+        ("", "pods")
+            if matches!(
+                (sub, verb),
+                (Some("status"), "update" | "patch")
+                    | (Some("eviction"), "create")
+                    | (None, "delete")
+            ) =>
+        {
+            // A pod that does not exist is left to the handler (NotFound), as upstream.
+            let Some(pod) = srv.cache.get(&format!("/registry/pods/{ns}/{name}")) else {
+                return Ok(());
+            };
+            let bound = pod.pointer("/spec/nodeName").and_then(Value::as_str);
+            if !node.is_empty() && bound == Some(node) {
                 return Ok(());
             }
-            match sub {
+            // NodeRestriction admission's refusals, word for word (eviction's lacks quotes).
+            let why = match sub {
                 Some("status") => format!(
                     "node {node:?} can only update pod status for pods with spec.nodeName set to itself"
                 ),
-                Some("eviction") => format!(
-                    "node {node:?} can only evict pods with spec.nodeName set to itself"
+                Some(_) => format!(
+                    "node {node} can only evict pods with spec.nodeName set to itself"
                 ),
-                _ => format!("node {node:?} can only delete pods with spec.nodeName set to itself"),
-            }
+                None => format!("node {node:?} can only delete pods with spec.nodeName set to itself"),
+            };
+            Err(restricted(rr, &name, why))
         }
-        ("", "serviceaccounts") if sub == Some("token") => return Ok(()),
+        ("", "serviceaccounts") if sub == Some("token") => Ok(()),
         // Every node's ingress controller adds its address to the Ingresses it serves.
-        ("networking.k8s.io", "ingresses") if sub == Some("status") => return Ok(()),
-        _ => "nodes may only modify their own Node, Lease, and pods bound to them".into(),
-    };
-    let resource = match sub {
+        ("networking.k8s.io", "ingresses") if sub == Some("status") => Ok(()),
+        _ => Err(denied(None)),
+    }
+}
+
+/// `pods` or `leases.coordination.k8s.io`, as upstream's GroupResource prints.
+fn qualified(rr: &ResourceRequest) -> String {
+    match rr.group() {
+        "" => rr.resource().to_string(),
+        g => format!("{}.{g}", rr.resource()),
+    }
+}
+
+/// `<resource> "<name>" is forbidden: `, or without the name when there is none.
+fn subject(rr: &ResourceRequest, name: &str) -> String {
+    if name.is_empty() {
+        format!("{} is forbidden: ", qualified(rr))
+    } else {
+        format!("{} {name:?} is forbidden: ", qualified(rr))
+    }
+}
+
+/// An admission plugin's refusal (NodeRestriction): the reason follows the subject.
+fn restricted(rr: &ResourceRequest, name: &str, why: String) -> ApiError {
+    ApiError::forbidden(format!("{}{why}", subject(rr, name)))
+}
+
+/// The authorizer's refusal, as kube-apiserver words it, with the Node authorizer's reason
+/// when it gives one.
+fn denied(
+    user: &User,
+    verb: &str,
+    rr: &ResourceRequest,
+    name: &str,
+    reason: Option<String>,
+) -> ApiError {
+    let resource = match rr.subresource.as_deref() {
         Some(s) => format!("{}/{s}", rr.resource()),
         None => rr.resource().to_string(),
     };
@@ -106,14 +160,11 @@ pub(crate) fn authorize(
         Some(ns) => format!("in the namespace {ns:?}"),
         None => "at the cluster scope".into(),
     };
-    let subject = if name.is_empty() {
-        rr.resource().to_string()
-    } else {
-        format!("{} {name:?}", rr.resource())
-    };
-    Err(ApiError::forbidden(format!(
-        "{subject} is forbidden: User {:?} cannot {verb} resource {resource:?} in API group {:?} {scope}: {why}",
+    let reason = reason.map(|r| format!(": {r}")).unwrap_or_default();
+    ApiError::forbidden(format!(
+        "{}User {:?} cannot {verb} resource {resource:?} in API group {:?} {scope}{reason}",
+        subject(rr, name),
         user.name,
         rr.group(),
-    )))
+    ))
 }

@@ -7,9 +7,11 @@
 //!   two PKCS#10 requests and gets back its client certificate (`system:node:<name>`, group
 //!   `system:nodes`) and its kubelet serving certificate, plus the cluster settings it needs.
 //!
-//! Tokens live under the server's directory: `token` (the server's own, never expires) and
-//! `tokens.json` (made by `rkube token create`, each with an optional expiry). Both are read
-//! on every join, so new tokens work without a restart.
+//! Tokens: the server's own lives in `<data-dir>/server/token` and never expires (servers of
+//! one cluster share it through `--token`); `rkube token create` makes bootstrap tokens, as
+//! k3s and kubeadm do: `K10<hash>::<id>.<secret>`, kept in the datastore as the Secret
+//! `kube-system/bootstrap-token-<id>` of type `bootstrap.kubernetes.io/token` (`token-id`,
+//! `token-secret`, optional `expiration`), so every server of the cluster accepts them.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -96,40 +98,87 @@ pub fn ensure_server_token(
     Ok(token)
 }
 
-#[derive(Serialize, Deserialize, Default)]
-struct TokenFile {
-    tokens: Vec<ExtraToken>,
-}
+/// The namespace, name prefix and type of bootstrap token Secrets (upstream's).
+pub const BOOTSTRAP_NAMESPACE: &str = "kube-system";
+pub const BOOTSTRAP_PREFIX: &str = "bootstrap-token-";
+pub const BOOTSTRAP_TYPE: &str = "bootstrap.kubernetes.io/token";
 
-#[derive(Serialize, Deserialize)]
-struct ExtraToken {
-    secret: String,
-    /// Unix seconds; none = never.
-    expires: Option<i64>,
-}
-
-/// Adds a token (`rkube token create`) valid for `ttl`; returns the full token.
-pub fn create_token(
-    dir: &Path,
-    ca_pem: &str,
-    ttl: Option<std::time::Duration>,
-) -> std::io::Result<String> {
-    let path = dir.join("tokens.json");
-    let mut file: TokenFile = match std::fs::read(&path) {
-        Ok(b) => serde_json::from_slice(&b).map_err(std::io::Error::other)?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => TokenFile::default(),
-        Err(e) => return Err(e),
+/// A fresh bootstrap token's id (6) and secret (16), `[a-z0-9]` as upstream requires.
+pub fn new_bootstrap_token() -> (String, String) {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    // Each from its own v4 UUID (122 random bits, more than 16 base-36 digits need).
+    let take = |len: usize| -> String {
+        let mut n = uuid::Uuid::new_v4().as_u128();
+        (0..len)
+            .map(|_| {
+                let c = ALPHABET[(n % ALPHABET.len() as u128) as usize] as char;
+                n /= ALPHABET.len() as u128;
+                c
+            })
+            .collect()
     };
-    let now = now_unix();
-    file.tokens.retain(|t| t.expires.is_none_or(|e| e > now));
-    let secret = new_secret();
-    file.tokens.push(ExtraToken {
-        secret: secret.clone(),
-        expires: ttl.map(|t| now + t.as_secs() as i64),
-    });
-    let data = serde_json::to_vec_pretty(&file).map_err(std::io::Error::other)?;
-    write_private(&path, &data)?;
-    Ok(format_token(ca_pem, &secret))
+    (take(6), take(16))
+}
+
+/// The Secret that holds a bootstrap token, expiring at `expires` (RFC 3339) if given.
+pub fn bootstrap_secret(id: &str, secret: &str, expires: Option<&str>) -> Value {
+    use base64::Engine;
+    let b64 = |s: &str| Value::String(base64::engine::general_purpose::STANDARD.encode(s));
+    let mut data = serde_json::Map::new();
+    data.insert("token-id".into(), b64(id));
+    data.insert("token-secret".into(), b64(secret));
+    data.insert("usage-bootstrap-authentication".into(), b64("true"));
+    data.insert("usage-bootstrap-signing".into(), b64("true"));
+    data.insert("description".into(), b64("made by rkube token create"));
+    if let Some(e) = expires {
+        data.insert("expiration".into(), b64(e));
+    }
+    serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": format!("{BOOTSTRAP_PREFIX}{id}"), "namespace": BOOTSTRAP_NAMESPACE},
+        "type": BOOTSTRAP_TYPE,
+        "data": data,
+    })
+}
+
+/// Whether the Secret `secret_obj` holds the bootstrap token `id.secret`, unexpired.
+fn bootstrap_secret_matches(obj: &Value, id: &str, secret: &str) -> bool {
+    use base64::Engine;
+    let field = |k: &str| {
+        obj.pointer(&format!("/data/{k}"))
+            .and_then(Value::as_str)
+            .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
+            .and_then(|v| String::from_utf8(v).ok())
+    };
+    if obj.get("type").and_then(Value::as_str) != Some(BOOTSTRAP_TYPE)
+        || field("token-id").as_deref() != Some(id)
+        || field("usage-bootstrap-authentication").as_deref() != Some("true")
+        || obj.pointer("/metadata/deletionTimestamp").is_some()
+    {
+        return false;
+    }
+    if let Some(exp) = field("expiration") {
+        // An unparsable expiration counts as expired, as upstream's authenticator does.
+        let Ok(t) = exp.parse::<k8s_openapi::jiff::Timestamp>() else {
+            return false;
+        };
+        if t.as_second() <= now_unix() {
+            return false;
+        }
+    }
+    field("token-secret").is_some_and(|s| constant_time_eq(s.as_bytes(), secret.as_bytes()))
+}
+
+/// `id.secret` of a bootstrap token, if `s` has that shape.
+fn split_bootstrap(s: &str) -> Option<(&str, &str)> {
+    let (id, secret) = s.split_once('.')?;
+    let ok = |p: &str, n: usize| {
+        p.len() == n
+            && p.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    };
+    (ok(id, 6) && ok(secret, 16)).then_some((id, secret))
 }
 
 fn now_unix() -> i64 {
@@ -154,27 +203,36 @@ fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-/// Whether `secret` is the server's token or an unexpired created one.
-fn secret_is_valid(dir: &Path, secret: &str) -> bool {
-    let eq = |a: &str| constant_time_eq(a.as_bytes(), secret.as_bytes());
-    if let Ok(t) = std::fs::read_to_string(dir.join("token")) {
-        if let Ok((_, s)) = parse_token(&t) {
-            if eq(&s) {
-                return true;
-            }
+/// Whether `secret` is the server's own token's.
+fn is_server_secret(dir: &Path, secret: &str) -> bool {
+    std::fs::read_to_string(dir.join("token"))
+        .ok()
+        .and_then(|t| parse_token(&t).ok())
+        .is_some_and(|(_, s)| constant_time_eq(s.as_bytes(), secret.as_bytes()))
+}
+
+/// Whether `secret` is the server's token or an unexpired bootstrap token of the cluster
+/// (looked up in the cache, then in the store: it may have just been made on another server).
+async fn secret_is_valid(srv: &ApiServer, dir: &Path, secret: &str) -> bool {
+    if is_server_secret(dir, secret) {
+        return true;
+    }
+    let Some((id, token_secret)) = split_bootstrap(secret) else {
+        return false;
+    };
+    let key = format!("/registry/secrets/{BOOTSTRAP_NAMESPACE}/{BOOTSTRAP_PREFIX}{id}");
+    if let Some(obj) = srv.cache.get(&key) {
+        return bootstrap_secret_matches(&obj, id, token_secret);
+    }
+    match srv.store.get(&key).await {
+        Ok(Some(kv)) => serde_json::from_slice::<Value>(&kv.value)
+            .is_ok_and(|obj| bootstrap_secret_matches(&obj, id, token_secret)),
+        Ok(None) => false,
+        Err(e) => {
+            tracing::warn!(error = %e, "join: reading the bootstrap token failed");
+            false
         }
     }
-    let Ok(data) = std::fs::read(dir.join("tokens.json")) else {
-        return false;
-    };
-    let Ok(file) = serde_json::from_slice::<TokenFile>(&data) else {
-        tracing::warn!(dir = %dir.display(), "tokens.json is not valid JSON; ignoring it");
-        return false;
-    };
-    let now = now_unix();
-    file.tokens
-        .iter()
-        .any(|t| t.expires.is_none_or(|e| e > now) && eq(&t.secret))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -205,7 +263,7 @@ pub struct JoinResponse {
 }
 
 /// `POST /v1-rkube/node-certificates`.
-pub(crate) fn handle(
+pub(crate) async fn handle(
     srv: &ApiServer,
     authorization: Option<&str>,
     body: &[u8],
@@ -221,7 +279,7 @@ pub(crate) fn handle(
         .and_then(|a| a.strip_prefix("Bearer "))
         .map(str::trim)
         .ok_or_else(ApiError::unauthorized)?;
-    if !secret_is_valid(&cfg.token_dir, secret) {
+    if !secret_is_valid(srv, &cfg.token_dir, secret).await {
         tracing::warn!("join refused: unknown or expired token");
         return Err(ApiError::unauthorized());
     }
@@ -271,20 +329,41 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let full = ensure_server_token(dir.path(), ca, None).expect("token");
         let (_, s) = parse_token(&full).expect("parse");
-        assert!(secret_is_valid(dir.path(), &s));
-        assert!(!secret_is_valid(dir.path(), "nope"));
+        assert!(is_server_secret(dir.path(), &s));
+        assert!(!is_server_secret(dir.path(), "nope"));
         // Kept across restarts.
         assert_eq!(
             ensure_server_token(dir.path(), ca, None).expect("again"),
             full
         );
-        let extra =
-            create_token(dir.path(), ca, Some(std::time::Duration::from_secs(60))).expect("create");
-        let (_, es) = parse_token(&extra).expect("parse");
-        assert!(secret_is_valid(dir.path(), &es));
-        let expired =
-            create_token(dir.path(), ca, Some(std::time::Duration::ZERO)).expect("create");
-        let (_, xs) = parse_token(&expired).expect("parse");
-        assert!(!secret_is_valid(dir.path(), &xs));
+    }
+
+    #[test]
+    fn bootstrap_tokens_match_their_secrets() {
+        let (id, secret) = new_bootstrap_token();
+        assert_eq!(
+            split_bootstrap(&format!("{id}.{secret}")),
+            Some((id.as_str(), secret.as_str()))
+        );
+        assert_eq!(split_bootstrap("abc.def"), None);
+        let later = k8s_openapi::jiff::Timestamp::from_second(now_unix() + 60)
+            .expect("time")
+            .to_string();
+        let s = bootstrap_secret(&id, &secret, Some(&later));
+        assert!(bootstrap_secret_matches(&s, &id, &secret));
+        assert!(!bootstrap_secret_matches(&s, &id, "0000000000000000"));
+        let never = bootstrap_secret(&id, &secret, None);
+        assert!(bootstrap_secret_matches(&never, &id, &secret));
+        let past = k8s_openapi::jiff::Timestamp::from_second(now_unix() - 1)
+            .expect("time")
+            .to_string();
+        assert!(!bootstrap_secret_matches(
+            &bootstrap_secret(&id, &secret, Some(&past)),
+            &id,
+            &secret
+        ));
+        let mut wrong_type = s.clone();
+        wrong_type["type"] = "Opaque".into();
+        assert!(!bootstrap_secret_matches(&wrong_type, &id, &secret));
     }
 }

@@ -227,6 +227,7 @@ pub async fn start(
     crd::start(server.clone(), shutdown.clone()).await;
     bootstrap::run(&server).await?;
     masterleases::start(server.clone(), shutdown.clone());
+    alloc::start_repair(server.store.clone(), server.cache.clone(), shutdown.clone());
     let tls = Arc::new(pki.server_config()?);
     let task = tokio::spawn(http::serve(server.clone(), listener, tls, shutdown));
     info!(%url, "API server listening");
@@ -327,7 +328,7 @@ impl ApiServer {
                     .headers()
                     .get(::http::header::AUTHORIZATION)
                     .and_then(|v| v.to_str().ok());
-                let v = join::handle(self, authz, req.body())?;
+                let v = join::handle(self, authz, req.body()).await?;
                 return Ok(json_response(StatusCode::OK, &v));
             }
             _ => {}
@@ -480,22 +481,34 @@ impl ApiServer {
         Ok(())
     }
 
-    /// Server-side allocations on create (Service IPs and node ports).
+    /// Server-side allocations on create (Service IPs and node ports), reserved in the
+    /// store unless `dry_run` (see `alloc`).
     pub(crate) async fn allocate(
         &self,
         info: &ResourceInfo,
         obj: &mut Value,
+        dry_run: bool,
     ) -> Result<(), ApiError> {
-        if info.group.is_empty() && info.plural == "services" {
-            let name = object::name(obj).unwrap_or("").to_string();
-            self.allocator.lock().await.service(
-                &self.cache,
-                self.config.service_cidr,
-                obj,
-                &name,
-            )?;
+        if !(info.group.is_empty() && info.plural == "services") {
+            return Ok(());
         }
-        Ok(())
+        alloc::allocate_service(
+            &self.allocator,
+            self.store.as_ref(),
+            &self.cache,
+            self.config.service_cidr,
+            obj,
+            dry_run,
+        )
+        .await
+    }
+
+    /// Drops a deleted (or never stored) Service's reservations, or with `now` those the
+    /// updated Service gave up.
+    pub(crate) async fn release(&self, info: &ResourceInfo, obj: &Value, now: Option<&Value>) {
+        if info.group.is_empty() && info.plural == "services" {
+            alloc::release(self.store.as_ref(), obj, now).await;
+        }
     }
 }
 

@@ -29,17 +29,18 @@ pub struct LeaderElectionConfig {
 }
 
 impl LeaderElectionConfig {
-    /// A 12 s lease, 8 s renew deadline and 2 s retry, and a fresh identity. Upstream uses
-    /// 15/10/2 s; the shorter lease keeps a failover (lease expiry plus one retry) within
-    /// 15 s, which rkube promises for HA servers.
+    /// A 10 s lease, 8 s renew deadline and 1 s retry, and a fresh identity. Upstream uses
+    /// 15/10/2 s; the shorter lease and retry keep a failover (lease expiry, plus up to one
+    /// retry before the change was seen and one after it expired) well within the 15 s
+    /// rkube promises for HA servers.
     pub fn new(namespace: &str, name: &str) -> Self {
         LeaderElectionConfig {
             namespace: namespace.into(),
             name: name.into(),
             identity: unique_identity(),
-            lease_duration: Duration::from_secs(12),
+            lease_duration: Duration::from_secs(10),
             renew_deadline: Duration::from_secs(8),
-            retry_period: Duration::from_secs(2),
+            retry_period: Duration::from_secs(1),
         }
     }
 }

@@ -1,6 +1,8 @@
-//! `rkube token create|list`: more join tokens for agents, optionally expiring.
+//! `rkube token create`: more join tokens for agents, optionally expiring. They are
+//! bootstrap tokens (`K10<CA hash>::<id>.<secret>`), stored through the API as
+//! `kube-system/bootstrap-token-<id>` Secrets, so every server of the cluster accepts them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Subcommand;
@@ -14,12 +16,19 @@ pub enum TokenCommand {
         /// Lifetime, e.g. 30m, 24h, 7d; 0 means it never expires.
         #[arg(long, default_value = "24h")]
         ttl: String,
+        /// Admin kubeconfig of the cluster (default: <data-dir>/kubeconfig).
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
     },
 }
 
 pub fn run(cmd: TokenCommand) -> std::process::ExitCode {
     match cmd {
-        TokenCommand::Create { data_dir, ttl } => {
+        TokenCommand::Create {
+            data_dir,
+            ttl,
+            kubeconfig,
+        } => {
             let ttl = match parse_ttl(&ttl) {
                 Ok(t) => t,
                 Err(e) => {
@@ -39,18 +48,57 @@ pub fn run(cmd: TokenCommand) -> std::process::ExitCode {
                     return std::process::ExitCode::FAILURE;
                 }
             };
-            match rkube_apiserver::join::create_token(&data_dir.join("server"), &ca_pem, ttl) {
+            let kubeconfig = kubeconfig.unwrap_or_else(|| data_dir.join("kubeconfig"));
+            match create(&kubeconfig, &ca_pem, ttl) {
                 Ok(t) => {
                     println!("{t}");
                     std::process::ExitCode::SUCCESS
                 }
                 Err(e) => {
-                    eprintln!("rkube token create: {e}");
+                    eprintln!("rkube token create: {e:#}");
                     std::process::ExitCode::FAILURE
                 }
             }
         }
     }
+}
+
+/// Stores a new bootstrap token's Secret through the API; returns the full token.
+fn create(kubeconfig: &Path, ca_pem: &str, ttl: Option<Duration>) -> anyhow::Result<String> {
+    use anyhow::Context;
+    use rkube_apiserver::join;
+    let (id, secret) = join::new_bootstrap_token();
+    let expires = match ttl {
+        Some(t) => {
+            let now = k8s_openapi::jiff::Timestamp::now().as_second();
+            let at = k8s_openapi::jiff::Timestamp::from_second(now + t.as_secs() as i64)
+                .context("--ttl is too long")?;
+            Some(at.to_string())
+        }
+        None => None,
+    };
+    let obj = join::bootstrap_secret(&id, &secret, expires.as_deref());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let kc = kube::config::Kubeconfig::read_from(kubeconfig)
+            .with_context(|| format!("read kubeconfig {}", kubeconfig.display()))?;
+        let cfg =
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .context("client config")?;
+        let client = kube::Client::try_from(cfg).context("API client")?;
+        let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
+            kube::Api::namespaced(client, join::BOOTSTRAP_NAMESPACE);
+        let secret_obj = serde_json::from_value(obj).context("bootstrap token Secret")?;
+        secrets
+            .create(&Default::default(), &secret_obj)
+            .await
+            .context("store the token's Secret")?;
+        anyhow::Ok(())
+    })?;
+    Ok(format!("K10{}::{id}.{secret}", join::ca_hash(ca_pem)))
 }
 
 fn parse_ttl(s: &str) -> Result<Option<Duration>, String> {

@@ -35,7 +35,7 @@ async fn only_the_leader_schedules() -> Result<()> {
         .get("kube-scheduler")
         .await?;
     let spec = lease.spec.unwrap_or_default();
-    assert_eq!(spec.lease_duration_seconds, Some(12));
+    assert_eq!(spec.lease_duration_seconds, Some(10));
     assert_eq!(spec.holder_identity.as_deref(), Some(leader.as_str()));
     // Every Scheduled event names the leader as the reporting instance.
     for i in 0..10 {

@@ -156,15 +156,30 @@ impl MultiNode {
 
     /// Stops node `i`'s rkube (SIGTERM) and starts it again with the same command line.
     pub fn restart_node(&self, i: u8) {
+        self.restart_node_with(i, |_| {});
+    }
+
+    /// Like [`MultiNode::restart_node`], with `between` run while the node is stopped; it may
+    /// change the command line (e.g. another `--token`).
+    pub fn restart_node_with(&self, i: u8, between: impl FnOnce(&mut Vec<String>)) {
+        self.restart_node_by(i, libc::SIGTERM, between);
+    }
+
+    /// Kills node `i`'s rkube with SIGKILL (no chance to clean up) and starts it again.
+    pub fn kill_and_restart_node(&self, i: u8) {
+        self.restart_node_by(i, libc::SIGKILL, |_| {});
+    }
+
+    fn restart_node_by(&self, i: u8, signal: i32, between: impl FnOnce(&mut Vec<String>)) {
         let pid = self.pid(i);
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("cmdline");
-        let argv: Vec<String> = cmdline
+        let mut argv: Vec<String> = cmdline
             .split(|b| *b == 0)
             .filter(|a| !a.is_empty())
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
         // SAFETY: signalling a pid recorded by `rkube cluster create`.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
+        unsafe { libc::kill(pid, signal) };
         let deadline = Instant::now() + Duration::from_secs(15);
         while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
             // Not our child: it is reaped by init; wait for it to go.
@@ -174,6 +189,7 @@ impl MultiNode {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        between(&mut argv);
         let log = std::fs::OpenOptions::new()
             .append(true)
             .open(self.data_dir(i).join("rkube.log"))

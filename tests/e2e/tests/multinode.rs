@@ -349,6 +349,13 @@ fn a_wrong_token_is_refused_and_nodes_change_only_their_own() {
             .stdin(Stdio::null())
             .output()
             .expect("rkube agent");
+        // A refused agent keeps nothing: no keys, certificates or kubeconfig.
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("data dir")
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert!(left.is_empty(), "a refused join left {left:?}");
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stderr).to_string(),
@@ -363,8 +370,9 @@ fn a_wrong_token_is_refused_and_nodes_change_only_their_own() {
     let (code, err) = join(&format!("K10{}::server:x", "0".repeat(64)));
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("does not match the token"), "{err}");
-    // `rkube token create` makes more tokens, which expire: the join endpoint takes a
-    // fresh one (the empty request is then a 400) and refuses an expired one (401).
+    // `rkube token create` makes more tokens (bootstrap tokens, kept as Secrets), which
+    // expire: the join endpoint takes a fresh one (the empty request is then a 400) and
+    // refuses an expired one (401).
     let post = |token: &str| {
         let secret = token.rsplit(':').next().unwrap_or("");
         let out = Command::new("curl")
@@ -381,25 +389,59 @@ fn a_wrong_token_is_refused_and_nodes_change_only_their_own() {
         String::from_utf8_lossy(&out.stdout).to_string()
     };
     let create = |ttl: &str| {
-        let out = Command::new(rkube_e2e::rkube_bin())
-            .args(["token", "create", "--ttl", ttl, "--data-dir"])
-            .arg(c.data_dir(0))
-            .output()
-            .expect("rkube token create");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let bin = rkube_e2e::rkube_bin();
+        let dir = c.data_dir(0);
+        let r = c.exec_on(
+            0,
+            &[
+                bin.to_str().expect("path"),
+                "token",
+                "create",
+                "--ttl",
+                ttl,
+                "--data-dir",
+                dir.to_str().expect("path"),
+            ],
         );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stdout.trim().to_string()
     };
     let fresh = create("1h");
-    assert!(fresh.starts_with(&format!("{hash}::server:")), "{fresh}");
+    let (prefix, id_secret) = fresh.split_once("::").expect("token format");
+    assert_eq!(prefix, hash, "{fresh}");
+    let (id, _) = id_secret.split_once('.').expect("id.secret");
     assert_eq!(post(&fresh), "400");
+    let stored = c
+        .kubectl(&[
+            "get",
+            "secret",
+            "-n",
+            "kube-system",
+            &format!("bootstrap-token-{id}"),
+            "-o",
+            "jsonpath={.type}",
+        ])
+        .ok()
+        .stdout;
+    assert_eq!(stored, "bootstrap.kubernetes.io/token");
     let short = create("1s");
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(post(&short), "401");
     assert_eq!(post("K10x::server:wrong"), "401");
+    // Deleting the Secret revokes the token.
+    c.kubectl(&[
+        "delete",
+        "secret",
+        "-n",
+        "kube-system",
+        &format!("bootstrap-token-{id}"),
+    ])
+    .ok();
+    c.wait_until(Duration::from_secs(10), "the token revoked", || {
+        post(&fresh) == "401"
+    });
+    // The server's own token still joins.
+    assert_eq!(post(&token), "400");
 
     let r = c.kubectl(&["get", "node", "intruder"]);
     assert_eq!(r.code, 1);
@@ -422,17 +464,131 @@ fn a_wrong_token_is_refused_and_nodes_change_only_their_own() {
     assert_eq!(code, Some(0), "{err}");
     let (code, err) = kubectl_as_node(&["label", "node", &c.node(0), "e2e=other"]);
     assert_eq!(code, Some(1));
+    // NodeRestriction admission's refusal, as upstream words it.
     assert!(
         err.contains(&format!(
-            "is forbidden: User \"system:node:{}\" cannot patch resource \"nodes\"",
-            c.node(1)
+            "nodes \"{n0}\" is forbidden: node \"{n1}\" is not allowed to modify node \"{n0}\"",
+            n0 = c.node(0),
+            n1 = c.node(1)
         )),
         "{err}"
     );
     let (code, err) = kubectl_as_node(&["create", "configmap", "x"]);
     assert_eq!(code, Some(1));
-    assert!(err.contains("forbidden"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "configmaps is forbidden: User \"system:node:{}\" cannot create resource \"configmaps\" in API group \"\" in the namespace \"default\"",
+            c.node(1)
+        )),
+        "{err}"
+    );
     // Reads are allowed.
     let (code, err) = kubectl_as_node(&["get", "pods", "-A"]);
+    assert_eq!(code, Some(0), "{err}");
+
+    // Leases: its own yes, another node's no (the Node authorizer's reason).
+    let lease_patch = r#"{"spec":{"holderIdentity":"x"}}"#;
+    let (code, err) = kubectl_as_node(&[
+        "patch",
+        "lease",
+        "-n",
+        "kube-node-lease",
+        &c.node(1),
+        "--type=merge",
+        "-p",
+        lease_patch,
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, err) = kubectl_as_node(&[
+        "patch",
+        "lease",
+        "-n",
+        "kube-node-lease",
+        &c.node(0),
+        "--type=merge",
+        "-p",
+        lease_patch,
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains(&format!(
+            "leases.coordination.k8s.io \"{n0}\" is forbidden: User \"system:node:{n1}\" cannot patch resource \"leases\" in API group \"coordination.k8s.io\" in the namespace \"kube-node-lease\": can only access node lease with the same name as the requesting node",
+            n0 = c.node(0),
+            n1 = c.node(1)
+        )),
+        "{err}"
+    );
+
+    // Pods: status, delete and eviction only of pods bound to the node itself. The pods are
+    // bound by nodeName and never start (no such image): only their objects matter.
+    for i in 0..2u8 {
+        c.apply(&format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: on-{i}}}\nspec:\n  nodeName: {}\n  containers:\n  - {{name: c, image: e2e/none:1, imagePullPolicy: Never}}\n",
+            c.node(i)
+        ));
+    }
+    let status_patch = r#"{"status":{"conditions":[{"type":"E2E","status":"True"}]}}"#;
+    let patch_status = |pod: &str| {
+        kubectl_as_node(&[
+            "patch",
+            "pod",
+            pod,
+            "--subresource=status",
+            "--type=strategic",
+            "-p",
+            status_patch,
+        ])
+    };
+    let evict = |pod: &str| {
+        let body = format!(
+            r#"{{"apiVersion":"policy/v1","kind":"Eviction","metadata":{{"name":"{pod}","namespace":"default"}}}}"#
+        );
+        let file = c.dir.path().join(format!("eviction-{pod}.json"));
+        std::fs::write(&file, body).expect("write");
+        kubectl_as_node(&[
+            "create",
+            "--raw",
+            &format!("/api/v1/namespaces/default/pods/{pod}/eviction"),
+            "-f",
+            file.to_str().expect("path"),
+        ])
+    };
+    let n1 = c.node(1);
+    let (code, err) = patch_status("on-0");
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains(&format!(
+            "pods \"on-0\" is forbidden: node \"{n1}\" can only update pod status for pods with spec.nodeName set to itself"
+        )),
+        "{err}"
+    );
+    let (code, err) = evict("on-0");
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains(&format!(
+            "node {n1} can only evict pods with spec.nodeName set to itself"
+        )),
+        "{err}"
+    );
+    let (code, err) = kubectl_as_node(&["delete", "pod", "on-0", "--wait=false"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains(&format!(
+            "pods \"on-0\" is forbidden: node \"{n1}\" can only delete pods with spec.nodeName set to itself"
+        )),
+        "{err}"
+    );
+    c.kubectl(&["get", "pod", "on-0"]).ok();
+    // Its own pod: all three are allowed.
+    let (code, err) = patch_status("on-1");
+    assert_eq!(code, Some(0), "{err}");
+    let (code, err) = evict("on-1");
+    assert_eq!(code, Some(0), "{err}");
+    c.apply(
+        &format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: on-1b}}\nspec:\n  nodeName: {n1}\n  containers:\n  - {{name: c, image: e2e/none:1, imagePullPolicy: Never}}\n"
+        ),
+    );
+    let (code, err) = kubectl_as_node(&["delete", "pod", "on-1b", "--wait=false"]);
     assert_eq!(code, Some(0), "{err}");
 }

@@ -183,6 +183,7 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
                 .delete(&key, Some(kv.mod_revision))
                 .await
                 .map_err(|e| store_error(ctx, e))?;
+            ctx.srv.release(ctx.rr.info, &obj, None).await;
         }
         return reply(
             StatusCode::OK,

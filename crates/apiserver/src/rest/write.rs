@@ -61,25 +61,32 @@ async fn insert(ctx: &Ctx<'_>, mut obj: Value) -> Result<Value, ApiError> {
         Some(ns) => crate::quota::admit(ctx.srv, info, ns, &name, &obj).await?,
         None => None,
     };
-    ctx.srv.allocate(info, &mut obj).await?;
+    let dry_run = ctx.query.dry_run()?;
+    ctx.srv.allocate(info, &mut obj, dry_run).await?;
     let key = info
         .storage_key(ns, &name)
         .ok_or_else(|| ApiError::method_not_allowed("this resource is not stored"))?;
-    if ctx.query.dry_run()? {
+    if dry_run {
         crate::object::set_resource_version(&mut obj, 0);
         return Ok(obj);
     }
-    let kv = ctx
-        .srv
-        .store
-        .create(&key, to_stored(&crate::versions::to_storage(info, &obj)?))
-        .await
-        .map_err(|e| match e {
-            rkube_store::StoreError::AlreadyExists { .. } => {
-                ApiError::already_exists(info.group, info.plural, &name)
-            }
-            other => store_error(ctx, other),
-        })?;
+    let stored = match crate::versions::to_storage(info, &obj) {
+        Ok(s) => ctx.srv.store.create(&key, to_stored(&s)).await,
+        Err(e) => {
+            ctx.srv.release(info, &obj, None).await;
+            return Err(e);
+        }
+    };
+    if stored.is_err() {
+        // Not stored: its reservations (if any) go now rather than at the next repair.
+        ctx.srv.release(info, &obj, None).await;
+    }
+    let kv = stored.map_err(|e| match e {
+        rkube_store::StoreError::AlreadyExists { .. } => {
+            ApiError::already_exists(info.group, info.plural, &name)
+        }
+        other => store_error(ctx, other),
+    })?;
     crate::object::set_resource_version(&mut obj, kv.mod_revision);
     Ok(obj)
 }
@@ -216,6 +223,7 @@ async fn commit(
             .delete(&key, Some(rev))
             .await
             .map_err(|e| store_error(ctx, e))?;
+        ctx.srv.release(ctx.rr.info, old, None).await;
         crate::object::set_resource_version(&mut new, d.revision);
         return Ok(new);
     }
@@ -229,6 +237,7 @@ async fn commit(
         )
         .await
         .map_err(|e| store_error(ctx, e))?;
+    ctx.srv.release(ctx.rr.info, old, Some(&new)).await;
     crate::object::set_resource_version(&mut new, kv.mod_revision);
     Ok(new)
 }
