@@ -279,9 +279,12 @@ impl ApiServer {
         if let Some((ns, name, sub)) = nodeproxy::match_path(&path) {
             let resp = match user {
                 None => error_response(&ApiError::unauthorized()),
-                Some(_) => nodeproxy::handle(&self, req, &ns, &name, &sub)
-                    .await
-                    .unwrap_or_else(|e| error_response(&e)),
+                Some(ref u) => match nodeproxy::authorize(&self, u, &path, &sub) {
+                    Ok(()) => nodeproxy::handle(&self, req, &ns, &name, &sub)
+                        .await
+                        .unwrap_or_else(|e| error_response(&e)),
+                    Err(e) => error_response(&e),
+                },
             };
             debug!(%method, %path, %peer, status = resp.status().as_u16(), "pod stream");
             return resp;

@@ -32,6 +32,26 @@ pub(crate) fn match_path(path: &str) -> Option<(String, String, String)> {
     }
 }
 
+/// Authorizes a pod stream before anything is forwarded. exec, attach and portforward are
+/// `create` whatever the method (a WebSocket upgrade is a GET), as upstream's
+/// AuthorizePodWebsocketUpgradeCreatePermission has it; log is `get`.
+pub(crate) fn authorize(
+    srv: &ApiServer,
+    user: &crate::auth::User,
+    path: &str,
+    sub: &str,
+) -> Result<(), ApiError> {
+    let crate::request::Route::Resource(rr) = crate::request::route(path, &srv.resources)? else {
+        return Ok(());
+    };
+    let method = if sub == "log" {
+        http::Method::GET
+    } else {
+        http::Method::POST
+    };
+    crate::authz::authorize(srv, Some(user), &method, &rr, &[])
+}
+
 fn bad_request(msg: impl Into<String>) -> ApiError {
     ApiError::new(400, "BadRequest", msg)
 }

@@ -52,11 +52,31 @@ pub fn capacity(data_dir: &std::path::Path) -> Capacity {
 }
 
 fn statvfs_total(path: &std::path::Path) -> Option<u64> {
+    statvfs(path).map(|fs| fs.total)
+}
+
+/// A filesystem's size in bytes.
+struct Fs {
+    total: u64,
+    /// Available to unprivileged users.
+    available: u64,
+    /// Total less free (blocks reserved for root are free, not used).
+    used: u64,
+}
+
+fn statvfs(path: &std::path::Path) -> Option<Fs> {
     let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
     // SAFETY: `st` is a zeroed statvfs the call fills; `c` is a valid C string.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     let r = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
-    (r == 0).then(|| st.f_blocks as u64 * st.f_frsize as u64)
+    (r == 0).then(|| {
+        let f = st.f_frsize as u64;
+        Fs {
+            total: st.f_blocks as u64 * f,
+            available: st.f_bavail as u64 * f,
+            used: (st.f_blocks as u64).saturating_sub(st.f_bfree as u64) * f,
+        }
+    })
 }
 
 fn read_trim(path: &str) -> String {
@@ -131,13 +151,128 @@ pub fn node_status(agent: &Agent) -> Value {
             "operatingSystem": "linux",
             "architecture": "amd64",
         },
-        "conditions": [
-            condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available", &now),
-            condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure", &now),
-            condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available", &now),
-            condition("Ready", "True", "KubeletReady", "kubelet is posting ready status", &now),
-        ],
+        "conditions": conditions(&pressure(&usage(&agent.config.data_dir)), &now),
     })
+}
+
+/// Upstream's default hard eviction thresholds, which set the pressure conditions.
+pub const MEMORY_AVAILABLE_MIN: u64 = 100 * 1024 * 1024;
+pub const NODEFS_AVAILABLE_MIN_PERCENT: u64 = 10;
+/// Upstream sets no default for pid.available; 10 % of pid_max left is our line.
+pub const PID_AVAILABLE_MIN_PERCENT: u64 = 10;
+
+/// What the host has left (unknown values never signal pressure).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Usage {
+    pub memory_available: Option<u64>,
+    pub fs_available: Option<u64>,
+    /// Available plus used.
+    pub fs_total: Option<u64>,
+    pub pids: Option<u64>,
+    pub pid_max: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Pressure {
+    pub memory: bool,
+    pub disk: bool,
+    pub pid: bool,
+}
+
+/// Reads MemAvailable, the data dir's filesystem and the task count (`/proc/loadavg`).
+pub fn usage(data_dir: &std::path::Path) -> Usage {
+    let memory_available = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("MemAvailable:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kib| kib * 1024)
+    });
+    let fs = statvfs(data_dir);
+    let pids = std::fs::read_to_string("/proc/loadavg").ok().and_then(|l| {
+        l.split_whitespace()
+            .nth(3)
+            .and_then(|f| f.split_once('/'))
+            .and_then(|(_, total)| total.parse().ok())
+    });
+    Usage {
+        memory_available,
+        fs_available: fs.as_ref().map(|f| f.available),
+        // As df's Use%: blocks reserved for root are neither used nor available (on some
+        // hosts they are most of the disk).
+        fs_total: fs.as_ref().map(|f| f.available + f.used),
+        pids,
+        pid_max: read_trim("/proc/sys/kernel/pid_max").parse().ok(),
+    }
+}
+
+/// The pressure conditions' states from what is left.
+pub fn pressure(u: &Usage) -> Pressure {
+    let below_percent = |left: Option<u64>, total: Option<u64>, pct: u64| match (left, total) {
+        (Some(l), Some(t)) if t > 0 => l.saturating_mul(100) < t.saturating_mul(pct),
+        _ => false,
+    };
+    Pressure {
+        memory: u.memory_available.is_some_and(|m| m < MEMORY_AVAILABLE_MIN),
+        disk: below_percent(u.fs_available, u.fs_total, NODEFS_AVAILABLE_MIN_PERCENT),
+        pid: below_percent(
+            match (u.pid_max, u.pids) {
+                (Some(max), Some(used)) => Some(max.saturating_sub(used)),
+                _ => None,
+            },
+            u.pid_max,
+            PID_AVAILABLE_MIN_PERCENT,
+        ),
+    }
+}
+
+/// The four node conditions, with upstream's reasons and messages.
+pub fn conditions(p: &Pressure, now: &str) -> Value {
+    let pick = |on: bool, yes: (&str, &str), no: (&str, &str)| {
+        if on {
+            ("True", yes.0.to_string(), yes.1.to_string())
+        } else {
+            ("False", no.0.to_string(), no.1.to_string())
+        }
+    };
+    let mem = pick(
+        p.memory,
+        (
+            "KubeletHasInsufficientMemory",
+            "kubelet has insufficient memory available",
+        ),
+        (
+            "KubeletHasSufficientMemory",
+            "kubelet has sufficient memory available",
+        ),
+    );
+    let disk = pick(
+        p.disk,
+        ("KubeletHasDiskPressure", "kubelet has disk pressure"),
+        ("KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+    );
+    let pid = pick(
+        p.pid,
+        (
+            "KubeletHasInsufficientPID",
+            "kubelet has insufficient PID available",
+        ),
+        (
+            "KubeletHasSufficientPID",
+            "kubelet has sufficient PID available",
+        ),
+    );
+    json!([
+        condition("MemoryPressure", mem.0, &mem.1, &mem.2, now),
+        condition("DiskPressure", disk.0, &disk.1, &disk.2, now),
+        condition("PIDPressure", pid.0, &pid.1, &pid.2, now),
+        condition(
+            "Ready",
+            "True",
+            "KubeletReady",
+            "kubelet is posting ready status",
+            now
+        ),
+    ])
 }
 
 /// Creates the Node, or takes over an existing one of our name (a restart).
@@ -269,4 +404,102 @@ pub async fn run(agent: Arc<Agent>, cancel: CancellationToken) {
 /// The node name to use when none is given: the host name, lowercased.
 pub fn default_node_name() -> String {
     hostname().to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MI: u64 = 1024 * 1024;
+
+    fn healthy() -> Usage {
+        Usage {
+            memory_available: Some(2048 * MI),
+            fs_available: Some(50),
+            fs_total: Some(100),
+            pids: Some(300),
+            pid_max: Some(32768),
+        }
+    }
+
+    #[test]
+    fn no_pressure_on_a_healthy_host_or_unknown_values() {
+        assert_eq!(pressure(&healthy()), Pressure::default());
+        assert_eq!(pressure(&Usage::default()), Pressure::default());
+    }
+
+    #[test]
+    fn memory_pressure_below_100mi_available() {
+        let mut u = healthy();
+        u.memory_available = Some(100 * MI);
+        assert!(!pressure(&u).memory);
+        u.memory_available = Some(100 * MI - 1);
+        assert_eq!(
+            pressure(&u),
+            Pressure {
+                memory: true,
+                ..Default::default()
+            }
+        );
+    }
+
+    #[test]
+    fn disk_pressure_below_ten_percent_of_nodefs() {
+        let mut u = healthy();
+        u.fs_available = Some(10);
+        assert!(!pressure(&u).disk);
+        u.fs_available = Some(9);
+        assert!(pressure(&u).disk && !pressure(&u).memory && !pressure(&u).pid);
+    }
+
+    #[test]
+    fn pid_pressure_when_few_pids_are_left() {
+        let mut u = healthy();
+        u.pids = Some(32768 - 3277);
+        assert!(!pressure(&u).pid);
+        u.pids = Some(32768 - 3000);
+        assert!(pressure(&u).pid);
+        u.pids = Some(40000);
+        assert!(pressure(&u).pid, "more tasks than pid_max saturates");
+    }
+
+    #[test]
+    fn conditions_carry_upstream_reasons() {
+        let c = conditions(
+            &Pressure {
+                memory: true,
+                disk: false,
+                pid: true,
+            },
+            "2024-01-01T00:00:00Z",
+        );
+        let got: Vec<(String, String, String)> = c
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|c| {
+                (
+                    c["type"].as_str().unwrap_or("").to_string(),
+                    c["status"].as_str().unwrap_or("").to_string(),
+                    c["reason"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        let want = [
+            ("MemoryPressure", "True", "KubeletHasInsufficientMemory"),
+            ("DiskPressure", "False", "KubeletHasNoDiskPressure"),
+            ("PIDPressure", "True", "KubeletHasInsufficientPID"),
+            ("Ready", "True", "KubeletReady"),
+        ]
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()));
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn this_host_reads() {
+        let u = usage(std::path::Path::new("/"));
+        assert!(u.memory_available.is_some_and(|m| m > 0));
+        assert!(u.fs_total.is_some_and(|t| t > 0));
+        assert!(u.pids.is_some_and(|p| p > 0) && u.pid_max.is_some());
+    }
 }

@@ -77,14 +77,21 @@ impl Manager {
         self.states.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether the container passed its startup probe (true without one).
-    pub fn started(&self, name: &str) -> bool {
-        self.lock().get(name).map(|s| s.started).unwrap_or(true)
+    /// Whether the container passed its startup probe (true without one). Before its
+    /// probes run (a container started in this very sync) only the spec can tell.
+    pub fn started(&self, c: &Container) -> bool {
+        self.lock()
+            .get(&c.name)
+            .map(|s| s.started)
+            .unwrap_or(c.startup_probe.is_none())
     }
 
     /// Whether the container passes its readiness probe (true without one, once started).
-    pub fn ready(&self, name: &str) -> bool {
-        self.lock().get(name).map(|s| s.ready).unwrap_or(true)
+    pub fn ready(&self, c: &Container) -> bool {
+        self.lock()
+            .get(&c.name)
+            .map(|s| s.ready)
+            .unwrap_or(c.readiness_probe.is_none())
     }
 
     /// Liveness or startup failures since the last call: containers to restart.
@@ -439,14 +446,7 @@ async fn http_probe(
         };
         let _ = tcp.set_read_timeout(Some(timeout));
         let _ = tcp.set_write_timeout(Some(timeout));
-        let mut req = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: kube-probe/1.33\r\nAccept: */*\r\nConnection: close\r\n",
-            hostport(&host, port)
-        );
-        for (k, v) in &headers {
-            req.push_str(&format!("{k}: {v}\r\n"));
-        }
-        req.push_str("\r\n");
+        let req = probe_request(&path, &hostport(&host, port), &headers);
         let status_line = if https {
             match tls_client(&host) {
                 Ok(conn) => exchange(rustls::StreamOwned::new(conn, tcp), &req, timeout),
@@ -473,6 +473,28 @@ async fn http_probe(
         }
     })
     .await
+}
+
+/// The probe's request head. Like upstream's prober, a user's `Host`, `User-Agent` or
+/// `Accept` header replaces the default instead of being sent twice.
+fn probe_request(path: &str, default_host: &str, headers: &[(String, String)]) -> String {
+    let given = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name));
+    let host = given("Host").map_or(default_host, |(_, v)| v.as_str());
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n");
+    if given("User-Agent").is_none() {
+        req.push_str("User-Agent: kube-probe/1.33\r\n");
+    }
+    if given("Accept").is_none() {
+        req.push_str("Accept: */*\r\n");
+    }
+    req.push_str("Connection: close\r\n");
+    for (k, v) in headers {
+        if !k.eq_ignore_ascii_case("Host") {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+    }
+    req.push_str("\r\n");
+    req
 }
 
 /// Sends the request and reads up to the end of the status line.
@@ -676,6 +698,37 @@ mod tests {
             }
         });
         port
+    }
+
+    #[test]
+    fn a_users_host_header_replaces_the_default() {
+        let h = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            probe_request("/healthz", "10.42.0.5:8080", &[]),
+            "GET /healthz HTTP/1.1\r\nHost: 10.42.0.5:8080\r\nUser-Agent: kube-probe/1.33\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        );
+        let req = probe_request(
+            "/",
+            "10.42.0.5:8080",
+            &h(&[
+                ("host", "example.com"),
+                ("X-Custom", "1"),
+                ("Accept", "text/plain"),
+            ]),
+        );
+        assert_eq!(
+            req,
+            "GET / HTTP/1.1\r\nHost: example.com\r\nUser-Agent: kube-probe/1.33\r\nConnection: close\r\nX-Custom: 1\r\nAccept: text/plain\r\n\r\n"
+        );
+        assert_eq!(
+            req.matches("Host:").count() + req.matches("host:").count(),
+            1
+        );
     }
 
     #[tokio::test]

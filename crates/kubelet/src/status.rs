@@ -101,8 +101,8 @@ fn container_status(input: &Input<'_>, c: &Container, default_waiting: &str) -> 
             }
             match l.state {
                 ContainerState::Running => {
-                    started = input.probes.started(&c.name);
-                    ready = started && input.probes.ready(&c.name);
+                    started = input.probes.started(c);
+                    ready = started && input.probes.ready(c);
                     (
                         json!({"running": {"startedAt": l.started_at.as_deref().map(to_seconds)}}),
                         "running",

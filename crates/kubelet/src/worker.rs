@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Container, Pod};
+use k8s_openapi::api::core::v1::{Container, HostIP, Pod, PodIP};
 use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
 use kube::Api;
 use rkube_runtime::{ContainerState, ContainerStatus, RuntimeError};
@@ -49,6 +49,8 @@ pub struct PodWorker {
     last_status: Option<Value>,
     start_time: Option<String>,
     startup: crate::startup::Startup,
+    /// When the file-backed volumes were last written, and the labels and annotations then.
+    volumes_synced: Option<(Instant, Value)>,
 }
 
 enum Outcome {
@@ -71,6 +73,7 @@ impl PodWorker {
             last_status: None,
             start_time: None,
             startup: Default::default(),
+            volumes_synced: None,
         }
     }
 
@@ -135,7 +138,10 @@ impl PodWorker {
         self.startup.picked_up();
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         if update.removed {
+            // Gone from the API (a force delete, or after our own final delete): nothing
+            // of the pod may stay behind — containers, sandbox, volumes.
             self.terminate(pod, Duration::ZERO).await?;
+            self.remove_all(&uid).await?;
             return Ok(Outcome::Done);
         }
         if pod.metadata.deletion_timestamp.is_some() {
@@ -149,7 +155,12 @@ impl PodWorker {
                 .unwrap_or(30)
                 .max(0) as u64;
             self.terminate(pod, Duration::from_secs(grace)).await?;
-            self.report(pod, &uid, true).await?;
+            // The final status is read before the cleanup but written after it: once
+            // written, the object may be gone (and with it `kubectl delete`'s wait), and
+            // nothing of the pod should remain on the node by then.
+            let last = self.containers_of(&uid).await?;
+            self.remove_all(&uid).await?;
+            self.report_from(pod, &uid, true, last).await?;
             self.delete_object(pod).await?;
             return Ok(Outcome::Resync(Duration::from_secs(2)));
         }
@@ -283,6 +294,7 @@ impl PodWorker {
         if init_done {
             self.startup.containers_started();
         }
+        self.refresh_volumes(pod, &sandbox).await;
         self.report(pod, &uid, false).await?;
         let running = self
             .last_status
@@ -371,11 +383,7 @@ impl PodWorker {
                 return Some(Duration::from_secs_f64(left.max(0.05)));
             }
         }
-        let delay = match self.backoff.get(&c.name) {
-            Some(b) if b.after != latest.id => (b.delay * 2).min(BACKOFF_MAX),
-            Some(b) => b.delay,
-            None => BACKOFF_INITIAL,
-        };
+        let delay = next_backoff(self.backoff.get(&c.name).map(|b| b.delay), ran_for);
         let attempt = latest.attempt + 1;
         self.start(pod, sandbox, c, attempt).await;
         // The next exit of this new attempt backs off for `delay`.
@@ -456,6 +464,7 @@ impl PodWorker {
                 return;
             }
         }
+        let pod = &self.with_ips(pod, sandbox).await;
         let ns = pod.metadata.namespace.clone().unwrap_or_default();
         let mut lookup = spec::Lookup::new(&self.agent.client, &ns);
         let node_ip = self.agent.config.node_ip.to_string();
@@ -562,6 +571,49 @@ impl PodWorker {
         }
     }
 
+    /// Rewrites the file-backed volumes (ConfigMap, Secret, downwardAPI, projected) every
+    /// sync period, as the kubelet's periodic pod sync does, and at once when the pod's
+    /// labels or annotations change (downwardAPI files show them).
+    async fn refresh_volumes(&mut self, pod: &Pod, sandbox: &str) {
+        let meta = serde_json::json!([pod.metadata.labels, pod.metadata.annotations]);
+        let due = match &self.volumes_synced {
+            None => {
+                // The first start wrote them.
+                self.volumes_synced = Some((Instant::now(), meta));
+                return;
+            }
+            Some((at, seen)) => at.elapsed() >= sync_frequency() || *seen != meta,
+        };
+        if due {
+            let pod = self.with_ips(pod, sandbox).await;
+            volumes::refresh(&self.agent, &pod).await;
+            self.volumes_synced = Some((Instant::now(), meta));
+        }
+    }
+
+    /// The pod as its containers see it: on the first start the pod as received predates our
+    /// first status write, so podIP(s) and hostIP(s) (env fieldRefs, downwardAPI) come from
+    /// the sandbox.
+    async fn with_ips(&self, pod: &Pod, sandbox: &str) -> Pod {
+        let mut pod = pod.clone();
+        let ip = self
+            .agent
+            .runtime
+            .pod_sandbox_status(sandbox)
+            .await
+            .ok()
+            .and_then(|s| s.ip);
+        let host = self.agent.config.node_ip.to_string();
+        let st = pod.status.get_or_insert_with(Default::default);
+        if let Some(ip) = ip {
+            st.pod_ip = Some(ip.clone());
+            st.pod_ips = Some(vec![PodIP { ip }]);
+        }
+        st.host_ip = Some(host.clone());
+        st.host_ips = Some(vec![HostIP { ip: host }]);
+        pod
+    }
+
     /// Stops every container (preStop hooks, SIGTERM, grace, SIGKILL) and removes the sandbox.
     async fn terminate(&mut self, pod: &Pod, grace: Duration) -> anyhow::Result<()> {
         self.probes.stop_all();
@@ -611,13 +663,7 @@ impl PodWorker {
     /// deletion), guarded by the uid so a new pod of the same name is never touched.
     async fn delete_object(&mut self, pod: &Pod) -> anyhow::Result<()> {
         let uid = pod.metadata.uid.clone().unwrap_or_default();
-        for sb in self.agent.runtime.list_pod_sandboxes().await? {
-            if sb.config.uid == uid {
-                self.agent.runtime.remove_pod_sandbox(&sb.id).await?;
-            }
-        }
-        self.sandbox = None;
-        remove_pod_dir(&self.agent.config.pod_dir(&uid));
+        self.remove_all(&uid).await?;
         let api: Api<Pod> = Api::namespaced(
             self.agent.client.clone(),
             pod.metadata.namespace.as_deref().unwrap_or("default"),
@@ -625,7 +671,7 @@ impl PodWorker {
         let dp = DeleteParams {
             grace_period_seconds: Some(0),
             preconditions: Some(Preconditions {
-                uid: Some(uid),
+                uid: Some(uid.clone()),
                 resource_version: None,
             }),
             ..Default::default()
@@ -636,13 +682,49 @@ impl PodWorker {
         {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
+            // The node authorizer refuses a pod it no longer finds bound to us: gone already
+            // (our status write may have completed the deletion).
+            Err(kube::Error::Api(e)) if e.code == 403 => {
+                match api
+                    .get_opt(pod.metadata.name.as_deref().unwrap_or(""))
+                    .await?
+                {
+                    Some(p) if p.metadata.uid.as_deref() == Some(uid.as_str()) => {
+                        Err(kube::Error::Api(e).into())
+                    }
+                    _ => Ok(()),
+                }
+            }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Removes the pod's sandboxes (with their containers) and its directory.
+    async fn remove_all(&mut self, uid: &str) -> anyhow::Result<()> {
+        for sb in self.agent.runtime.list_pod_sandboxes().await? {
+            if sb.config.uid == uid {
+                self.agent.runtime.remove_pod_sandbox(&sb.id).await?;
+            }
+        }
+        self.sandbox = None;
+        remove_pod_dir(&self.agent.config.pod_dir(uid));
+        Ok(())
     }
 
     /// Writes the pod status when it changed.
     async fn report(&mut self, pod: &Pod, uid: &str, terminating: bool) -> anyhow::Result<()> {
         let runtime = self.containers_of(uid).await?;
+        self.report_from(pod, uid, terminating, runtime).await
+    }
+
+    /// Writes the status built from `runtime`, the pod's containers, when it changed.
+    async fn report_from(
+        &mut self,
+        pod: &Pod,
+        uid: &str,
+        terminating: bool,
+        runtime: Vec<ContainerStatus>,
+    ) -> anyhow::Result<()> {
         let sandbox_ip = match &self.sandbox {
             Some(id) => self
                 .agent
@@ -726,6 +808,30 @@ impl PodWorker {
     }
 }
 
+/// The kubelet's periodic pod sync (`--sync-frequency`, 1 min), which also carries
+/// ConfigMap and Secret updates into mounted volumes; `RKUBE_SYNC_FREQUENCY_SECONDS`
+/// shortens it (tests).
+fn sync_frequency() -> Duration {
+    static FREQ: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *FREQ.get_or_init(|| {
+        std::env::var("RKUBE_SYNC_FREQUENCY_SECONDS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|s| *s > 0)
+            .map(Duration::from_secs)
+            .unwrap_or(Duration::from_secs(60))
+    })
+}
+
+/// The back-off the next exit of a restarted container waits for: 10 s at first, doubling
+/// up to 5 min; a container that ran for 10 min starts over (upstream's kubelet back-off).
+pub fn next_backoff(previous: Option<Duration>, ran_for_secs: f64) -> Duration {
+    match previous {
+        Some(d) if ran_for_secs < BACKOFF_RESET_AFTER_RUNNING => (d * 2).min(BACKOFF_MAX),
+        _ => BACKOFF_INITIAL,
+    }
+}
+
 /// `spec.containers{app}` or `spec.initContainers{init}`.
 fn field_path(pod: &Pod, name: &str) -> String {
     let init = pod
@@ -779,6 +885,25 @@ pub fn remove_pod_dir(dir: &std::path::Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_doubles_to_five_minutes_and_resets_after_ten_minutes_running() {
+        let mut seen = Vec::new();
+        let mut d = None;
+        for _ in 0..8 {
+            let next = next_backoff(d, 1.0);
+            seen.push(next.as_secs());
+            d = Some(next);
+        }
+        assert_eq!(seen, [10, 20, 40, 80, 160, 300, 300, 300]);
+        assert_eq!(
+            next_backoff(Some(BACKOFF_MAX), 599.0),
+            BACKOFF_MAX,
+            "under 10 min of running keeps the cap"
+        );
+        assert_eq!(next_backoff(Some(BACKOFF_MAX), 600.0), BACKOFF_INITIAL);
+        assert_eq!(next_backoff(None, 0.0), BACKOFF_INITIAL);
+    }
 
     #[test]
     fn go_durations() {

@@ -121,6 +121,24 @@ fn seed_pod_runs_is_ready_answers_and_deletes_gracefully() {
         cols.len() == 3 && cols[0] == "web" && cols[1].ends_with('m') && cols[2].ends_with("Mi"),
         "{top}"
     );
+    // httpd's working set is under 1Mi (top shows 0Mi); the API has it exactly.
+    let m = c
+        .kubectl(&[
+            "get",
+            "--raw",
+            "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/web",
+        ])
+        .ok()
+        .json();
+    let mem = m["containers"][0]["usage"]["memory"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let digits: String = mem.chars().take_while(char::is_ascii_digit).collect();
+    assert!(
+        digits.parse::<u64>().unwrap_or(0) > 0,
+        "memory from the cgroup: {m}"
+    );
     let top = c.kubectl(&["top", "node", "--no-headers"]).ok().stdout;
     assert!(top.starts_with("node-a") && top.contains('%'), "{top}");
     let describe = c.kubectl(&["describe", "pod", "web"]).ok().stdout;
@@ -267,6 +285,27 @@ spec:
         "2 restarts",
         |s| s.parse::<u32>().unwrap_or(0) >= 2,
     );
+    // The back-off doubles: the exit after the 10 s wait waits 20 s.
+    wait_jsonpath(
+        &c,
+        "pod/crasher",
+        "{.status.containerStatuses[0].state.waiting.message}",
+        "back-off 20s",
+        |s| s.starts_with("back-off 20s restarting failed container=app pod=crasher_default("),
+    );
+    // Both back-offs are one Event, counted (upstream's event correlator).
+    let backoffs = c
+        .kubectl(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=crasher,reason=BackOff",
+            "-o",
+            "jsonpath={.items[*].count}",
+        ])
+        .ok()
+        .stdout;
+    assert_eq!(backoffs, "2", "one BackOff event, count 2");
     let get = c.kubectl(&["get", "pod", "crasher"]).ok().stdout;
     assert!(
         get.contains("CrashLoopBackOff") || get.contains("Error") || get.contains("Running"),
@@ -334,6 +373,24 @@ spec:
         |s| s == "False",
     );
     assert_eq!(jsonpath(&c, "pod/probed", "{.status.phase}"), "Running");
+    // The probe passes again: Ready goes back to True without a restart.
+    c.kubectl(&["exec", "probed", "--", "touch", "/tmp/ready"])
+        .ok();
+    wait_jsonpath(
+        &c,
+        "pod/probed",
+        "{.status.conditions[?(@.type==\"Ready\")].status}",
+        "readiness true again",
+        |s| s == "True",
+    );
+    assert_eq!(
+        jsonpath(
+            &c,
+            "pod/probed",
+            "{.status.containerStatuses[0].restartCount}"
+        ),
+        "0"
+    );
     wait_jsonpath(
         &c,
         "pod/unhealthy",

@@ -207,6 +207,40 @@ mod tests {
     }
 
     #[test]
+    fn since_drops_earlier_lines() {
+        let since = chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:01Z")
+            .expect("time")
+            .with_timezone(&chrono::Utc);
+        let mut r = Renderer::new(LogOptions {
+            since: Some(since),
+            ..Default::default()
+        });
+        let out = r.lines(
+            "2024-01-01T00:00:00.9Z stdout F old\n2024-01-01T00:00:01Z stdout F edge\n2024-01-01T00:00:02Z stderr F new\n",
+        );
+        assert_eq!(out, ["edge\n", "new\n"]);
+    }
+
+    #[test]
+    fn since_from_time_or_seconds() {
+        let q = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+        let o = LogOptions::parse(&q("sinceTime", "2024-01-01T00:00:01Z"));
+        assert_eq!(
+            o.since.map(|t| t.to_rfc3339()),
+            Some("2024-01-01T00:00:01+00:00".into())
+        );
+        let before = chrono::Utc::now();
+        let o = LogOptions::parse(&q("sinceSeconds", "60"));
+        let since = o.since.expect("since");
+        let ago = before - since;
+        assert!(
+            ago >= chrono::Duration::seconds(59) && ago <= chrono::Duration::seconds(61),
+            "{ago}"
+        );
+        assert!(LogOptions::parse(&q("sinceSeconds", "x")).since.is_none());
+    }
+
+    #[test]
     fn options_parse() {
         let q = |s: &[(&str, &str)]| {
             s.iter()

@@ -1,7 +1,8 @@
 //! The kubelet's HTTPS server (:10250): container logs and exec for the API server, which
 //! proxies `kubectl logs` and `kubectl exec` here. Clients must present a certificate signed
-//! by the cluster CA.
+//! by the cluster CA, and only the API server's and admins' are served ([`authn`]).
 
+pub mod authn;
 pub mod exec;
 pub mod logs;
 pub mod portforward;
@@ -93,10 +94,23 @@ pub async fn run(
                 tracing::debug!(%peer, "kubelet TLS handshake failed");
                 return;
             };
+            let caller = authn::caller(stream.get_ref().1.peer_certificates());
             let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let agent = agent.clone();
                 let sampler = sampler.clone();
-                async move { Ok::<_, Infallible>(route(agent, sampler, req).await) }
+                let caller = caller.clone();
+                async move {
+                    match caller {
+                        Some(c) if authn::allowed(&c) => {
+                            Ok::<_, Infallible>(route(agent, sampler, req).await)
+                        }
+                        c => {
+                            let user = c.map(|c| c.user).unwrap_or_default();
+                            let msg = authn::forbidden(&user, req.method(), req.uri().path());
+                            Ok(text(StatusCode::FORBIDDEN, msg))
+                        }
+                    }
+                }
             });
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             let _ = builder
