@@ -476,3 +476,73 @@ fn second_server_on_same_data_dir_refuses() {
     // The first one is unharmed.
     c.kubectl(&["get", "ns", "default"]).ok();
 }
+
+#[test]
+fn status_writes_during_graceful_deletion_keep_the_pod() {
+    let c = Cluster::start(&["--disable-agent"]);
+    c.kubectl_stdin(
+        KUBECTL_1_32,
+        &["apply", "-f", "-"],
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: slow}\nspec:\n  nodeName: elsewhere\n  containers: [{name: c, image: busybox}]\n",
+    )
+    .ok();
+    c.kubectl(&["delete", "pod", "slow", "--wait=false"]).ok();
+    let grace = c
+        .kubectl(&[
+            "get",
+            "pod",
+            "slow",
+            "-o",
+            "jsonpath={.metadata.deletionGracePeriodSeconds}",
+        ])
+        .ok()
+        .stdout;
+    assert_eq!(grace, "30");
+    // The node reports the containers stopping: the pod stays until its final delete.
+    c.kubectl(&[
+        "patch",
+        "pod",
+        "slow",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"phase":"Running","message":"stopping"}}"#,
+    ])
+    .ok();
+    c.kubectl(&[
+        "patch",
+        "pod",
+        "slow",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"labels":{"x":"y"}}}"#,
+    ])
+    .ok();
+    let msg = c
+        .kubectl(&["get", "pod", "slow", "-o", "jsonpath={.status.message}"])
+        .ok()
+        .stdout;
+    assert_eq!(msg, "stopping");
+    c.kubectl(&["delete", "pod", "slow", "--grace-period=0", "--force"])
+        .ok();
+    assert_eq!(c.kubectl(&["get", "pod", "slow"]).code, 1);
+    // A ConfigMap held by a finalizer goes when the finalizer is removed (grace 0).
+    c.kubectl_stdin(
+        KUBECTL_1_32,
+        &["apply", "-f", "-"],
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: held, finalizers: [example.com/hold]}\n",
+    )
+    .ok();
+    c.kubectl(&["delete", "cm", "held", "--wait=false"]).ok();
+    assert_eq!(c.kubectl(&["get", "cm", "held"]).code, 0);
+    c.kubectl(&[
+        "patch",
+        "cm",
+        "held",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ])
+    .ok();
+    assert_eq!(c.kubectl(&["get", "cm", "held"]).code, 1);
+}

@@ -193,7 +193,7 @@ fn merge_update(ctx: &Ctx<'_>, old: &Value, mut new: Value) -> Result<Value, Api
 }
 
 /// Validates and stores `new` over the object at `rev`; deletes it instead when the last
-/// finalizer of an object being deleted was removed.
+/// finalizer of an object being deleted (with no grace period left) was removed.
 async fn commit(
     ctx: &Ctx<'_>,
     old: &Value,
@@ -216,7 +216,14 @@ async fn commit(
     if ctx.query.dry_run()? {
         return Ok(new);
     }
-    if deleting && !finalizers_left {
+    // As upstream's ShouldDeleteDuringUpdate: only an object whose grace period is over
+    // (0) goes with its last finalizer; a pod still terminating gracefully is removed by the
+    // kubelet's final delete, not by its status writes.
+    let grace_over = crate::object::meta(old)
+        .and_then(|m| m.get("deletionGracePeriodSeconds"))
+        .and_then(Value::as_i64)
+        .is_none_or(|g| g == 0);
+    if deleting && !finalizers_left && grace_over {
         let d = ctx
             .srv
             .store
