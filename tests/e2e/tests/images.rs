@@ -261,3 +261,130 @@ fn image_pull_from_a_local_registry() {
     ]);
     assert_eq!(o.code, 2);
 }
+
+/// Runs `rkube args` and returns its peak resident set in MiB (from wait4's rusage).
+#[allow(clippy::zombie_processes)] // reaped by wait4, which std does not know about
+fn rkube_peak_rss_mib(args: &[&str]) -> f64 {
+    let child = Command::new(rkube_bin())
+        .args(args)
+        .env_remove("RKUBE_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run rkube");
+    let mut status = 0;
+    // SAFETY: wait4 on our own child, writing into locals.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(r, child.id() as i32, "wait4");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "rkube {args:?} failed"
+    );
+    usage.ru_maxrss as f64 / 1024.0
+}
+#[test]
+fn layers_are_streamed_not_held_in_memory() {
+    let work = tempfile::Builder::new()
+        .prefix("rkube-e2e-big-")
+        .tempdir()
+        .unwrap();
+    // A 96 MiB layer that gzip cannot shrink.
+    let rootfs = work.path().join("rootfs");
+    std::fs::create_dir_all(&rootfs).unwrap();
+    let st = Command::new("head")
+        .args(["-c", "100663296", "/dev/urandom"])
+        .stdout(std::fs::File::create(rootfs.join("blob")).unwrap())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let layer = work.path().join("layer.tar");
+    let st = Command::new("tar")
+        .args(["--numeric-owner", "-C"])
+        .arg(&rootfs)
+        .arg("-cf")
+        .arg(&layer)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let archive = docker_archive(work.path(), &layer, "big:1");
+    // The registry's blobs, made by child processes: a wait4 peak includes the high-water
+    // mark of the process that forked the child, so this one must stay small.
+    let gz = work.path().join("layer.tar.gz");
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(format!("gzip -n -c {} > {}", layer.display(), gz.display()))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let config = work.path().join("config.json");
+    std::fs::write(
+        &config,
+        rkube_e2e::images::config_json(&rkube_e2e::registry::sha256_file(&layer)),
+    )
+    .unwrap();
+    let descriptor = |media: &str, p: &std::path::Path| {
+        serde_json::json!({"mediaType": media, "digest": rkube_e2e::registry::sha256_file(p),
+                           "size": std::fs::metadata(p).unwrap().len()})
+    };
+    let manifest = work.path().join("manifest.json");
+    std::fs::write(
+        &manifest,
+        serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": descriptor("application/vnd.oci.image.config.v1+json", &config),
+            "layers": [descriptor("application/vnd.oci.image.layer.v1.tar+gzip", &gz)],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let own_peak = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap()
+        / 1024.0;
+    assert!(
+        own_peak < 32.0,
+        "the test itself peaked at {own_peak:.0} MiB"
+    );
+
+    let data = work.path().join("data");
+    let data_s = data.to_str().unwrap();
+    let import_rss = rkube_peak_rss_mib(&[
+        "image",
+        "import",
+        "--data-dir",
+        data_s,
+        archive.to_str().unwrap(),
+    ]);
+    assert!(
+        import_rss < 64.0,
+        "importing a 96 MiB layer peaked at {import_rss:.0} MiB"
+    );
+
+    let reg = Registry::start();
+    reg.push_blob("e2e/big", &gz);
+    reg.push_blob("e2e/big", &config);
+    reg.push_manifest(
+        "e2e/big",
+        "v1",
+        "application/vnd.oci.image.manifest.v1+json",
+        &manifest,
+    );
+    let fresh = work.path().join("fresh");
+    let pull_rss = rkube_peak_rss_mib(&[
+        "image",
+        "pull",
+        "--data-dir",
+        fresh.to_str().unwrap(),
+        &format!("{}/e2e/big:v1", reg.host()),
+    ]);
+    assert!(
+        pull_rss < 64.0,
+        "pulling a 96 MiB layer peaked at {pull_rss:.0} MiB"
+    );
+}
