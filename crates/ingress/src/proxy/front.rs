@@ -39,6 +39,9 @@ pub(super) async fn serve(
 ) {
     let mut buf = BytesMut::with_capacity(4096);
     let mut out = Vec::with_capacity(2048);
+    // Registered once per connection rather than once per idle wait.
+    let stop = cancel.clone().cancelled_owned();
+    tokio::pin!(stop);
     loop {
         let (req, keep_alive) = loop {
             if !buf.is_empty() {
@@ -59,8 +62,9 @@ pub(super) async fn serve(
             let read = if buf.is_empty() {
                 // Between requests: a stopping proxy closes idle connections.
                 tokio::select! {
-                    _ = cancel.cancelled() => return,
+                    biased;
                     r = stream.read_buf(&mut buf) => r,
+                    _ = &mut stop => return,
                 }
             } else {
                 stream.read_buf(&mut buf).await
@@ -73,7 +77,7 @@ pub(super) async fn serve(
         let head_request = req.method() == Method::HEAD;
         let http10 = req.version() == Version::HTTP_10;
         let resp = handler::handle(inner.clone(), req, conn, None).await;
-        let keep_alive = keep_alive && !cancel.is_cancelled();
+        // A stopping proxy answers this request, then closes at the next idle wait.
         match write_response(
             &mut stream,
             &mut out,
