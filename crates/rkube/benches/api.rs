@@ -50,8 +50,13 @@ fn start_server(etcd: Option<&str>) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rkube"));
+    // The API alone: no node agent on this machine (it would set up a pod network here),
+    // and no scheduler writing conditions to the unschedulable pods between a GET and a PUT.
     cmd.args([
         "server",
+        "--disable-agent",
+        "--disable-scheduler",
+        "--disable-controller-manager",
         "--https-listen-port",
         &port.to_string(),
         "--data-dir",
@@ -59,15 +64,20 @@ fn start_server(etcd: Option<&str>) -> Server {
     .arg(dir.path())
     .env("RKUBE_LOG", "warn")
     .stdout(Stdio::null())
-    .stderr(Stdio::null());
+    .stderr(std::fs::File::create(dir.path().join("server.log")).expect("log file"));
     if let Some(ep) = etcd {
-        cmd.args(["--datastore-endpoint", ep]);
+        // Servers over a datastore share their CA through it, sealed with the token.
+        cmd.args(["--datastore-endpoint", ep, "--token", "rkube-bench-token"]);
     }
-    let child = cmd.spawn().expect("start rkube server");
+    let mut child = cmd.spawn().expect("start rkube server");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !dir.path().join("kubeconfig").exists()
         || std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
     {
+        if let Ok(Some(st)) = child.try_wait() {
+            let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
+            panic!("rkube server exited at start ({st}):\n{log}");
+        }
         assert!(Instant::now() < deadline, "server did not start");
         std::thread::sleep(Duration::from_millis(20));
     }

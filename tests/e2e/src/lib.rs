@@ -188,6 +188,23 @@ impl Cluster {
     /// Kills every container this cluster's agent started and unmounts everything under
     /// the test directory (the agent itself leaves containers running by design).
     fn remove_containers(&self) {
+        // Whatever still runs from this cluster's directory: shims, and the holders of
+        // shared PID namespaces (`rkube shim pause <sandbox dir>`), which no container record
+        // names.
+        let root = self.dir.path().to_string_lossy().to_string();
+        let me = std::process::id().to_string();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name == me || !name.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(&root) {
+                if let Ok(pid) = name.parse::<i32>() {
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+        }
         let containers = self.data_dir().join("agent/containers");
         for entry in std::fs::read_dir(&containers)
             .into_iter()
@@ -216,7 +233,6 @@ impl Cluster {
             }
         }
         std::thread::sleep(Duration::from_millis(100));
-        let root = self.dir.path().to_string_lossy().to_string();
         let mut mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
             .unwrap_or_default()
             .lines()
