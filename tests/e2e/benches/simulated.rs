@@ -1,11 +1,11 @@
 //! Scheduler and controller throughput on simulated nodes (issue 6's benchmark, in
 //! scheduler_perf's manner): `rkube server --disable-agent` plus `rkube agent --simulate N`;
 //! bare pods created by 32 concurrent clients, timed from the first create to the last bind;
-//! then one Deployment of 10k replicas timed until every pod reports Running. The scheduler
-//! and the controllers run as processes of their own (`rkube scheduler`, `rkube
-//! controller-manager` against a server with `--disable-scheduler
-//! --disable-controller-manager`), so each one's CPU time and RSS is measured apart from the
-//! API server's. Prints a table; asserts nothing.
+//! then one Deployment of 10k replicas timed until every pod reports Running. Run twice: as
+//! users run it (one server process), then with the scheduler and the controllers as
+//! processes of their own (`rkube scheduler`, `rkube controller-manager` against a server
+//! with `--disable-scheduler --disable-controller-manager`), so that each one's CPU time and
+//! RSS shows apart from the API server's. Prints tables; asserts nothing.
 //!
 //! `cargo build --release -p rkube && RKUBE_BIN=target/release/rkube cargo bench -p rkube-e2e --bench simulated`
 //! (as root). `BENCH_LARGE=1` adds 5,000 nodes with 30k pods.
@@ -67,13 +67,18 @@ fn pod(name: &str, labels: bool) -> Pod {
     .expect("pod")
 }
 
-fn scale(nodes: usize, pods: usize) -> Vec<(String, String)> {
+fn scale(nodes: usize, pods: usize, split: bool) -> Vec<(String, String)> {
     let mut rows = Vec::new();
-    let c = Cluster::start(&[
-        "--disable-agent",
-        "--disable-scheduler",
-        "--disable-controller-manager",
-    ]);
+    let flags: &[&str] = if split {
+        &[
+            "--disable-agent",
+            "--disable-scheduler",
+            "--disable-controller-manager",
+        ]
+    } else {
+        &["--disable-agent"]
+    };
+    let c = Cluster::start(flags);
     let pid = c.server_pid().expect("server pid");
     let component = |role: &str| {
         c.command(&rkube_bin().display().to_string())
@@ -84,14 +89,21 @@ fn scale(nodes: usize, pods: usize) -> Vec<(String, String)> {
             .spawn()
             .expect(role)
     };
-    let mut scheduler = component("scheduler");
-    let mut controllers = component("controller-manager");
-    let procs: Procs = [
-        ("API server", pid),
-        ("scheduler", scheduler.id()),
-        ("controller manager", controllers.id()),
-    ];
-    let mut sim = c
+    let mut children = Vec::new();
+    let procs: Procs = if split {
+        let scheduler = component("scheduler");
+        let controllers = component("controller-manager");
+        let procs = vec![
+            ("API server", pid),
+            ("scheduler", scheduler.id()),
+            ("controller manager", controllers.id()),
+        ];
+        children.extend([scheduler, controllers]);
+        procs
+    } else {
+        vec![("server (API + scheduler + controllers)", pid)]
+    };
+    let sim = c
         .command(&rkube_bin().display().to_string())
         .args(["agent", "--simulate", &nodes.to_string(), "--kubeconfig"])
         .arg(&c.kubeconfig)
@@ -116,15 +128,17 @@ fn scale(nodes: usize, pods: usize) -> Vec<(String, String)> {
         .build()
         .expect("runtime");
     rows.extend(rt.block_on(measure(&c, &procs, nodes, pods)));
-    for child in [&mut sim, &mut scheduler, &mut controllers] {
+    children.push(sim);
+    for child in &mut children {
         let _ = child.kill();
         let _ = child.wait();
     }
     rows
 }
 
-/// The processes measured: API server (with its store), scheduler, controller manager.
-type Procs = [(&'static str, u32); 3];
+/// The processes measured: the server alone, or API server (with its store), scheduler
+/// and controller manager as processes of their own.
+type Procs = Vec<(&'static str, u32)>;
 
 fn usages(procs: &Procs) -> Vec<Usage> {
     procs.iter().map(|(_, pid)| usage(*pid)).collect()
@@ -271,15 +285,21 @@ fn main() {
     if std::env::var_os("BENCH_LARGE").is_some() {
         sizes.push((5000, 30_000));
     }
-    let mut rows = Vec::new();
-    for (nodes, pods) in sizes {
-        rows.extend(scale(nodes, pods));
-    }
-    println!(
-        "\nscheduling and controllers on simulated nodes (API server, scheduler and controller manager as separate processes)"
-    );
-    println!("{:<48} figure", "measure");
-    for (k, v) in rows {
-        println!("{k:<48} {v}");
+    // As users run it (one server process), then with the scheduler and the controller
+    // manager as processes of their own to see what each costs.
+    for split in [false, true] {
+        let mut rows = Vec::new();
+        for &(nodes, pods) in &sizes {
+            rows.extend(scale(nodes, pods, split));
+        }
+        if split {
+            println!("\nscheduler and controller manager as processes of their own");
+        } else {
+            println!("\nscheduling and controllers on simulated nodes, one server process");
+        }
+        println!("{:<56} figure", "measure");
+        for (k, v) in rows {
+            println!("{k:<56} {v}");
+        }
     }
 }
