@@ -176,6 +176,37 @@ impl Cluster {
         self.dir.path().join("data")
     }
 
+    /// A server that is also node `node`, with the tests' busybox image (`busybox:e2e`)
+    /// imported and the Node registered.
+    pub fn with_node(node: &str) -> Cluster {
+        let c = Cluster::start(&["--node-name", node]);
+        let archive = images::busybox_image(c.dir.path(), "busybox:e2e");
+        c.import_image(&archive);
+        c.wait_until(Duration::from_secs(30), "node registered", || {
+            c.kubectl(&["get", "node", node]).code == 0
+        });
+        c
+    }
+
+    /// `kubectl apply -f -` (1.32) of `yaml`, which must succeed.
+    pub fn apply(&self, yaml: &str) {
+        self.kubectl_stdin(KUBECTL_1_32, &["apply", "-f", "-"], yaml)
+            .ok();
+    }
+
+    /// `kubectl get OBJ -o jsonpath=PATH`'s output (empty when the object is missing).
+    pub fn jsonpath(&self, obj: &str, path: &str) -> String {
+        self.kubectl(&["get", obj, "-o", &format!("jsonpath={path}")])
+            .stdout
+    }
+
+    /// Waits (60 s at most) until `f` accepts `jsonpath(obj, path)`.
+    pub fn wait_jsonpath(&self, obj: &str, path: &str, what: &str, f: impl Fn(&str) -> bool) {
+        self.wait_until(Duration::from_secs(60), what, || {
+            f(&self.jsonpath(obj, path))
+        });
+    }
+
     /// Imports an image archive into the node's image store (as `rkube image import`).
     pub fn import_image(&self, archive: &Path) {
         let r = sh(Command::new(rkube_bin())

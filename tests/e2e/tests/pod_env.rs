@@ -4,40 +4,14 @@
 
 use std::time::Duration;
 
-use rkube_e2e::images::busybox_image;
 use rkube_e2e::Cluster;
 
 const NODE: &str = "node-a";
 
-fn cluster() -> Cluster {
-    let c = Cluster::start(&["--node-name", NODE]);
-    let archive = busybox_image(c.dir.path(), "busybox:e2e");
-    c.import_image(&archive);
-    c.wait_until(Duration::from_secs(30), "node registered", || {
-        c.kubectl(&["get", "node", NODE]).code == 0
-    });
-    c
-}
-
-fn apply(c: &Cluster, yaml: &str) {
-    c.kubectl_stdin(rkube_e2e::KUBECTL_1_32, &["apply", "-f", "-"], yaml)
-        .ok();
-}
-
-fn jsonpath(c: &Cluster, obj: &str, path: &str) -> String {
-    c.kubectl(&["get", obj, "-o", &format!("jsonpath={path}")])
-        .stdout
-}
-
-fn wait_jsonpath(c: &Cluster, obj: &str, path: &str, what: &str, f: impl Fn(&str) -> bool) {
-    c.wait_until(Duration::from_secs(60), what, || f(&jsonpath(c, obj, path)));
-}
-
 #[test]
 fn env_from_every_source_and_pod_ip_on_first_start() {
-    let c = cluster();
-    apply(
-        &c,
+    let c = Cluster::with_node(NODE);
+    c.apply(
         r#"
 apiVersion: v1
 kind: ConfigMap
@@ -108,8 +82,8 @@ spec:
         env.contains("TIER=")
     });
     let lines: Vec<&str> = env.lines().collect();
-    let pod_ip = jsonpath(&c, "pod/envall", "{.status.podIP}");
-    let host_ip = jsonpath(&c, "pod/envall", "{.status.hostIP}");
+    let pod_ip = c.jsonpath("pod/envall", "{.status.podIP}");
+    let host_ip = c.jsonpath("pod/envall", "{.status.hostIP}");
     assert!(!pod_ip.is_empty() && !host_ip.is_empty());
     let pod_ip_line = format!("POD_IP={pod_ip}");
     let host_ip_line = format!("HOST_IP={host_ip}");
@@ -147,9 +121,8 @@ spec:
 
 #[test]
 fn missing_secret_holds_the_pod_until_it_appears() {
-    let c = cluster();
-    apply(
-        &c,
+    let c = Cluster::with_node(NODE);
+    c.apply(
         r#"
 apiVersion: v1
 kind: Pod
@@ -166,16 +139,14 @@ spec:
       valueFrom: {secretKeyRef: {name: x, key: token}}
 "#,
     );
-    wait_jsonpath(
-        &c,
+    c.wait_jsonpath(
         "pod/needsecret",
         "{.status.containerStatuses[0].state.waiting.reason}",
         "CreateContainerConfigError",
         |s| s == "CreateContainerConfigError",
     );
     assert_eq!(
-        jsonpath(
-            &c,
+        c.jsonpath(
             "pod/needsecret",
             "{.status.containerStatuses[0].state.waiting.message}"
         ),
@@ -199,7 +170,7 @@ spec:
         "--from-literal=token=t1",
     ])
     .ok();
-    wait_jsonpath(&c, "pod/needsecret", "{.status.phase}", "Succeeded", |s| {
+    c.wait_jsonpath("pod/needsecret", "{.status.phase}", "Succeeded", |s| {
         s == "Succeeded"
     });
     assert_eq!(c.kubectl(&["logs", "needsecret"]).ok().stdout, "token=t1\n");

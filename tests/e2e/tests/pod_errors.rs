@@ -7,25 +7,9 @@ use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rkube_e2e::images::busybox_image;
 use rkube_e2e::Cluster;
 
 const NODE: &str = "node-a";
-
-fn cluster() -> Cluster {
-    let c = Cluster::start(&["--node-name", NODE]);
-    let archive = busybox_image(c.dir.path(), "busybox:e2e");
-    c.import_image(&archive);
-    c.wait_until(Duration::from_secs(30), "node registered", || {
-        c.kubectl(&["get", "node", NODE]).code == 0
-    });
-    c
-}
-
-fn apply(c: &Cluster, yaml: &str) {
-    c.kubectl_stdin(rkube_e2e::KUBECTL_1_32, &["apply", "-f", "-"], yaml)
-        .ok();
-}
 
 fn pod(name: &str, container: &str) -> String {
     format!(
@@ -33,17 +17,12 @@ fn pod(name: &str, container: &str) -> String {
     )
 }
 
-fn jsonpath(c: &Cluster, obj: &str, path: &str) -> String {
-    c.kubectl(&["get", obj, "-o", &format!("jsonpath={path}")])
-        .stdout
-}
-
 const WAITING: &str = "{.status.containerStatuses[0].state.waiting.reason}";
 const WAITING_MESSAGE: &str = "{.status.containerStatuses[0].state.waiting.message}";
 
 fn wait_reason(c: &Cluster, pod: &str, reason: &str) {
     c.wait_until(Duration::from_secs(60), reason, || {
-        jsonpath(c, &format!("pod/{pod}"), WAITING) == reason
+        c.jsonpath(&format!("pod/{pod}"), WAITING) == reason
     });
 }
 
@@ -166,17 +145,17 @@ fn watch_reasons(c: &Cluster, pod: &str, start: impl FnOnce(), last: &str) -> Ve
 
 #[test]
 fn a_missing_image_backs_off_and_a_bad_name_is_invalid() {
-    let c = cluster();
+    let c = Cluster::with_node(NODE);
     let _reg = EmptyRegistry::start(&c);
     let image = format!("{REGISTRY}/e2e/missing:1");
     let yaml = pod(
         "missing-image",
         &format!("  - name: app\n    image: {image}\n"),
     );
-    let seen = watch_reasons(&c, "missing-image", || apply(&c, &yaml), "ImagePullBackOff");
+    let seen = watch_reasons(&c, "missing-image", || c.apply(&yaml), "ImagePullBackOff");
     assert_eq!(seen, ["ErrImagePull", "ImagePullBackOff"], "{seen:?}");
     assert_eq!(
-        jsonpath(&c, "pod/missing-image", WAITING_MESSAGE),
+        c.jsonpath("pod/missing-image", WAITING_MESSAGE),
         format!("Back-off pulling image \"{image}\"")
     );
     let ev = events(&c, "missing-image");
@@ -191,13 +170,13 @@ fn a_missing_image_backs_off_and_a_bad_name_is_invalid() {
         assert!(ev.contains(&want), "{want:?} not in {ev:#?}");
     }
 
-    apply(&c, &pod("bad-ref", "  - name: app\n    image: bad::ref\n"));
+    c.apply(&pod("bad-ref", "  - name: app\n    image: bad::ref\n"));
     wait_reason(&c, "bad-ref", "InvalidImageName");
     let msg = "Failed to apply default image tag \"bad::ref\": couldn't parse image name \"bad::ref\": invalid reference format";
-    assert_eq!(jsonpath(&c, "pod/bad-ref", WAITING_MESSAGE), msg);
+    assert_eq!(c.jsonpath("pod/bad-ref", WAITING_MESSAGE), msg);
     // Retries keep the reason (no ImagePullBackOff for a name that can never pull).
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(jsonpath(&c, "pod/bad-ref", WAITING), "InvalidImageName");
+    assert_eq!(c.jsonpath("pod/bad-ref", WAITING), "InvalidImageName");
     let ev = events(&c, "bad-ref");
     for want in [
         format!("Warning InspectFailed: {msg}"),
@@ -209,34 +188,29 @@ fn a_missing_image_backs_off_and_a_bad_name_is_invalid() {
 
 #[test]
 fn a_missing_command_and_run_as_non_root_with_a_root_image() {
-    let c = cluster();
-    apply(
-        &c,
-        &pod(
-            "no-command",
-            "  - name: app\n    image: busybox:e2e\n    command: [\"no-such-binary\"]\n",
-        ),
-    );
+    let c = Cluster::with_node(NODE);
+    c.apply(&pod(
+        "no-command",
+        "  - name: app\n    image: busybox:e2e\n    command: [\"no-such-binary\"]\n",
+    ));
     wait_reason(&c, "no-command", "CreateContainerError");
     let msg = "exec: \"no-such-binary\": executable file not found in $PATH";
-    assert_eq!(jsonpath(&c, "pod/no-command", WAITING_MESSAGE), msg);
+    assert_eq!(c.jsonpath("pod/no-command", WAITING_MESSAGE), msg);
     let ev = events(&c, "no-command");
     let want = format!("Warning Failed: Error: {msg}");
     assert!(ev.contains(&want), "{want:?} not in {ev:#?}");
 
-    apply(
-        &c,
-        &pod(
+    c.apply(&pod(
             "non-root",
             "  - name: app\n    image: busybox:e2e\n    command: [\"true\"]\n    securityContext: {runAsNonRoot: true}\n",
         ),
     );
     wait_reason(&c, "non-root", "CreateContainerConfigError");
-    let uid = jsonpath(&c, "pod/non-root", "{.metadata.uid}");
+    let uid = c.jsonpath("pod/non-root", "{.metadata.uid}");
     let msg = format!(
         "container has runAsNonRoot and image will run as root (pod: \"non-root_default({uid})\", container: app)"
     );
-    assert_eq!(jsonpath(&c, "pod/non-root", WAITING_MESSAGE), msg);
+    assert_eq!(c.jsonpath("pod/non-root", WAITING_MESSAGE), msg);
     let ev = events(&c, "non-root");
     let want = format!("Warning Failed: Error: {msg}");
     assert!(ev.contains(&want), "{want:?} not in {ev:#?}");

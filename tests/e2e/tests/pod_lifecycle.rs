@@ -4,34 +4,9 @@
 
 use std::time::Duration;
 
-use rkube_e2e::images::busybox_image;
 use rkube_e2e::Cluster;
 
 const NODE: &str = "node-a";
-
-fn cluster() -> Cluster {
-    let c = Cluster::start(&["--node-name", NODE]);
-    let archive = busybox_image(c.dir.path(), "busybox:e2e");
-    c.import_image(&archive);
-    c.wait_until(Duration::from_secs(30), "node registered", || {
-        c.kubectl(&["get", "node", NODE]).code == 0
-    });
-    c
-}
-
-fn apply(c: &Cluster, yaml: &str) {
-    c.kubectl_stdin(rkube_e2e::KUBECTL_1_32, &["apply", "-f", "-"], yaml)
-        .ok();
-}
-
-fn jsonpath(c: &Cluster, obj: &str, path: &str) -> String {
-    c.kubectl(&["get", obj, "-o", &format!("jsonpath={path}")])
-        .stdout
-}
-
-fn wait_jsonpath(c: &Cluster, obj: &str, path: &str, what: &str, f: impl Fn(&str) -> bool) {
-    c.wait_until(Duration::from_secs(60), what, || f(&jsonpath(c, obj, path)));
-}
 
 fn entries(c: &Cluster, dir: &str) -> usize {
     std::fs::read_dir(c.data_dir().join(dir))
@@ -41,9 +16,8 @@ fn entries(c: &Cluster, dir: &str) -> usize {
 
 #[test]
 fn force_delete_removes_sandbox_containers_and_pod_dir() {
-    let c = cluster();
-    apply(
-        &c,
+    let c = Cluster::with_node(NODE);
+    c.apply(
         r#"
 apiVersion: v1
 kind: Pod
@@ -83,11 +57,9 @@ spec:
 
 #[test]
 fn graceful_delete_runs_pre_stop_then_sigterm_within_the_grace_period() {
-    let c = cluster();
+    let c = Cluster::with_node(NODE);
     let host = c.dir.path().join("host-marks");
-    apply(
-        &c,
-        &format!(
+    c.apply(&format!(
             r#"
 apiVersion: v1
 kind: Pod
@@ -153,9 +125,8 @@ spec:
 
 #[test]
 fn init_containers_run_in_order_before_the_app() {
-    let c = cluster();
-    apply(
-        &c,
+    let c = Cluster::with_node(NODE);
+    c.apply(
         r#"
 apiVersion: v1
 kind: Pod
@@ -180,7 +151,7 @@ spec:
     volumeMounts: [{name: work, mountPath: /work}]
 "#,
     );
-    wait_jsonpath(&c, "pod/ordered", "{.status.phase}", "Succeeded", |s| {
+    c.wait_jsonpath("pod/ordered", "{.status.phase}", "Succeeded", |s| {
         s == "Succeeded"
     });
     assert_eq!(
@@ -188,8 +159,7 @@ spec:
         "first\nsecond\napp\n"
     );
     assert_eq!(
-        jsonpath(
-            &c,
+        c.jsonpath(
             "pod/ordered",
             "{.status.initContainerStatuses[*].state.terminated.reason}"
         ),
@@ -199,10 +169,8 @@ spec:
 
 #[test]
 fn failing_init_container_follows_restart_policy() {
-    let c = cluster();
-    apply(
-        &c,
-        r#"
+    let c = Cluster::with_node(NODE);
+    c.apply(r#"
 apiVersion: v1
 kind: Pod
 metadata: {name: initnever}
@@ -233,20 +201,18 @@ spec:
     volumeMounts: [{name: d, mountPath: /d}]
 "#,
     );
-    wait_jsonpath(&c, "pod/initnever", "{.status.phase}", "Failed", |s| {
+    c.wait_jsonpath("pod/initnever", "{.status.phase}", "Failed", |s| {
         s == "Failed"
     });
     assert_eq!(
-        jsonpath(
-            &c,
+        c.jsonpath(
             "pod/initnever",
             "{.status.initContainerStatuses[0].state.terminated.exitCode}"
         ),
         "2"
     );
     assert_eq!(
-        jsonpath(
-            &c,
+        c.jsonpath(
             "pod/initnever",
             "{.status.containerStatuses[0].state.waiting.reason}"
         ),
@@ -254,20 +220,18 @@ spec:
     );
     // OnFailure: the init container is retried after its failure, then the app is
     // restarted after its non-zero exit and the pod completes.
-    wait_jsonpath(&c, "pod/initretry", "{.status.phase}", "Succeeded", |s| {
+    c.wait_jsonpath("pod/initretry", "{.status.phase}", "Succeeded", |s| {
         s == "Succeeded"
     });
     assert_eq!(
-        jsonpath(
-            &c,
+        c.jsonpath(
             "pod/initretry",
             "{.status.initContainerStatuses[0].restartCount}"
         ),
         "1"
     );
     assert_eq!(
-        jsonpath(
-            &c,
+        c.jsonpath(
             "pod/initretry",
             "{.status.containerStatuses[0].restartCount}"
         ),

@@ -3,20 +3,9 @@
 
 use std::time::Duration;
 
-use rkube_e2e::images::busybox_image;
 use rkube_e2e::{Cluster, KUBECTL_1_27, KUBECTL_1_32};
 
 const NODE: &str = "node-a";
-
-fn cluster() -> Cluster {
-    let c = Cluster::start(&["--node-name", NODE]);
-    let archive = busybox_image(c.dir.path(), "busybox:e2e");
-    c.import_image(&archive);
-    c.wait_until(Duration::from_secs(30), "node registered", || {
-        c.kubectl(&["get", "node", NODE]).code == 0
-    });
-    c
-}
 
 fn apply(c: &Cluster, yaml: &str) {
     c.kubectl_stdin(KUBECTL_1_32, &["apply", "-f", "-"], yaml)
@@ -25,7 +14,7 @@ fn apply(c: &Cluster, yaml: &str) {
 
 #[test]
 fn logs_previous_shows_the_attempt_before_the_restart() {
-    let c = cluster();
+    let c = Cluster::with_node(NODE);
     // The first attempt prints run-0 and fails; the second prints run-1 and stays up.
     apply(
         &c,
@@ -113,7 +102,7 @@ fn port_forward(c: &Cluster, kubectl: &str, target: &str, ports: &[&str]) -> std
 
 #[test]
 fn logs_and_port_forward_through_a_deployment_with_both_kubectls() {
-    let c = cluster();
+    let c = Cluster::with_node(NODE);
     apply(&c, DEPLOY);
     c.kubectl(&["rollout", "status", "deployment/webd", "--timeout=90s"])
         .ok();

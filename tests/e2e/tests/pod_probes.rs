@@ -3,34 +3,9 @@
 
 use std::time::Duration;
 
-use rkube_e2e::images::busybox_image;
 use rkube_e2e::Cluster;
 
 const NODE: &str = "node-a";
-
-fn cluster() -> Cluster {
-    let c = Cluster::start(&["--node-name", NODE]);
-    let archive = busybox_image(c.dir.path(), "busybox:e2e");
-    c.import_image(&archive);
-    c.wait_until(Duration::from_secs(30), "node registered", || {
-        c.kubectl(&["get", "node", NODE]).code == 0
-    });
-    c
-}
-
-fn apply(c: &Cluster, yaml: &str) {
-    c.kubectl_stdin(rkube_e2e::KUBECTL_1_32, &["apply", "-f", "-"], yaml)
-        .ok();
-}
-
-fn jsonpath(c: &Cluster, obj: &str, path: &str) -> String {
-    c.kubectl(&["get", obj, "-o", &format!("jsonpath={path}")])
-        .stdout
-}
-
-fn wait_jsonpath(c: &Cluster, obj: &str, path: &str, what: &str, f: impl Fn(&str) -> bool) {
-    c.wait_until(Duration::from_secs(60), what, || f(&jsonpath(c, obj, path)));
-}
 
 fn events(c: &Cluster, pod: &str) -> String {
     c.kubectl(&[
@@ -64,11 +39,10 @@ fn seconds(t: &str) -> i64 {
 
 #[test]
 fn startup_probe_holds_liveness_back_until_it_succeeds() {
-    let c = cluster();
+    let c = Cluster::with_node(NODE);
     // Liveness would fail at once (failureThreshold 1) until /tmp/up exists at ~4 s; the
     // startup probe gates it, so the container is never restarted.
-    apply(
-        &c,
+    c.apply(
         r#"
 apiVersion: v1
 kind: Pod
@@ -89,19 +63,14 @@ spec:
       failureThreshold: 1
 "#,
     );
-    wait_jsonpath(
-        &c,
+    c.wait_jsonpath(
         "pod/slowstart",
         "{.status.containerStatuses[0].state.running.startedAt}",
         "running",
         |s| !s.is_empty(),
     );
     assert_eq!(
-        jsonpath(
-            &c,
-            "pod/slowstart",
-            "{.status.containerStatuses[0].started}"
-        ),
+        c.jsonpath("pod/slowstart", "{.status.containerStatuses[0].started}"),
         "false"
     );
     c.kubectl(&[
@@ -112,18 +81,13 @@ spec:
     ])
     .ok();
     assert_eq!(
-        jsonpath(
-            &c,
-            "pod/slowstart",
-            "{.status.containerStatuses[0].started}"
-        ),
+        c.jsonpath("pod/slowstart", "{.status.containerStatuses[0].started}"),
         "true"
     );
     // A few liveness periods after start-up.
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(
-        jsonpath(
-            &c,
+        c.jsonpath(
             "pod/slowstart",
             "{.status.containerStatuses[0].restartCount}"
         ),
@@ -136,9 +100,8 @@ spec:
 
 #[test]
 fn tcp_liveness_and_probe_timeouts_restart_containers() {
-    let c = cluster();
-    apply(
-        &c,
+    let c = Cluster::with_node(NODE);
+    c.apply(
         r#"
 apiVersion: v1
 kind: Pod
@@ -185,8 +148,7 @@ spec:
       failureThreshold: 1
 "#,
     );
-    wait_jsonpath(
-        &c,
+    c.wait_jsonpath(
         "pod/tcpdead",
         "{.status.containerStatuses[0].restartCount}",
         "tcp liveness restart",
@@ -197,8 +159,7 @@ spec:
         ev.contains("Liveness probe failed: dial tcp") && ev.contains("8080"),
         "{ev}"
     );
-    wait_jsonpath(
-        &c,
+    c.wait_jsonpath(
         "pod/slowprobe",
         "{.status.containerStatuses[0].restartCount}",
         "timed-out liveness restart",
@@ -208,8 +169,7 @@ spec:
     assert!(ev.contains("Liveness probe failed"), "{ev}");
     // The same 2 s command within a 5 s timeout never fails.
     assert_eq!(
-        jsonpath(
-            &c,
+        c.jsonpath(
             "pod/patientprobe",
             "{.status.containerStatuses[0].restartCount}"
         ),
@@ -220,11 +180,9 @@ spec:
 
 #[test]
 fn success_threshold_and_a_custom_host_header() {
-    let c = cluster();
+    let c = Cluster::with_node(NODE);
     // A one-request-at-a-time server (nc) records the probe requests as they arrive.
-    apply(
-        &c,
-        r#"
+    c.apply(r#"
 apiVersion: v1
 kind: Pod
 metadata: {name: threshold}
@@ -263,13 +221,11 @@ spec:
         "--timeout=60s",
     ])
     .ok();
-    let started = jsonpath(
-        &c,
+    let started = c.jsonpath(
         "pod/threshold",
         "{.status.containerStatuses[0].state.running.startedAt}",
     );
-    let ready_at = jsonpath(
-        &c,
+    let ready_at = c.jsonpath(
         "pod/threshold",
         "{.status.conditions[?(@.type==\"Ready\")].lastTransitionTime}",
     );

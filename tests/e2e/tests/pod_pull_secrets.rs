@@ -18,11 +18,6 @@ fn pod(name: &str, image: &str, secrets: &str) -> String {
     )
 }
 
-fn jsonpath(c: &Cluster, obj: &str, path: &str) -> String {
-    c.kubectl(&["get", obj, "-o", &format!("jsonpath={path}")])
-        .stdout
-}
-
 #[test]
 fn image_pull_secrets_unlock_a_private_registry() {
     let c = Cluster::start(&["--node-name", NODE]);
@@ -52,8 +47,7 @@ fn image_pull_secrets_unlock_a_private_registry() {
         Duration::from_secs(60),
         "ErrImagePull or ImagePullBackOff",
         || {
-            let reason = jsonpath(
-                &c,
+            let reason = c.jsonpath(
                 "pod/anonymous",
                 "{.status.containerStatuses[0].state.waiting.reason}",
             );
@@ -79,7 +73,7 @@ fn image_pull_secrets_unlock_a_private_registry() {
     )
     .ok();
     c.wait_until(Duration::from_secs(60), "the private pod Running", || {
-        jsonpath(&c, "pod/private", "{.status.phase}") == "Running"
+        c.jsonpath("pod/private", "{.status.phase}") == "Running"
     });
     c.wait_until(Duration::from_secs(30), "its log", || {
         c.kubectl(&["logs", "private"]).stdout == "pulled-with-credentials\n"
@@ -99,8 +93,7 @@ fn image_pull_secrets_unlock_a_private_registry() {
         "{events}"
     );
     // The anonymous pod is still held back.
-    let reason = jsonpath(
-        &c,
+    let reason = c.jsonpath(
         "pod/anonymous",
         "{.status.containerStatuses[0].state.waiting.reason}",
     );

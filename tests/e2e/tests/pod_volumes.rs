@@ -20,11 +20,6 @@ fn cluster() -> Cluster {
     c
 }
 
-fn apply(c: &Cluster, yaml: &str) {
-    c.kubectl_stdin(rkube_e2e::KUBECTL_1_32, &["apply", "-f", "-"], yaml)
-        .ok();
-}
-
 fn exec(c: &Cluster, pod: &str, cmd: &[&str]) -> String {
     let mut args = vec!["exec", pod, "--"];
     args.extend_from_slice(cmd);
@@ -44,8 +39,7 @@ fn ready(c: &Cluster, pod: &str) {
 #[test]
 fn configmap_secret_and_label_updates_reach_mounted_files() {
     let c = cluster();
-    apply(
-        &c,
+    c.apply(
         r#"
 apiVersion: v1
 kind: ConfigMap
@@ -132,10 +126,8 @@ spec:
 fn every_volume_kind_and_mount_option() {
     let c = cluster();
     let hp = c.dir.path().join("hp-created/deeper");
-    apply(
-        &c,
-        &format!(
-            r#"
+    c.apply(&format!(
+        r#"
 apiVersion: v1
 kind: ConfigMap
 metadata: {{name: vol-cm}}
@@ -191,9 +183,8 @@ spec:
   - {{name: scratch, emptyDir: {{}}}}
   - {{name: mem, emptyDir: {{medium: Memory, sizeLimit: 1Mi}}}}
 "#,
-            hp = hp.display()
-        ),
-    );
+        hp = hp.display()
+    ));
     ready(&c, "volumes");
     let sh = |script: &str| {
         let r = c.kubectl(&["exec", "volumes", "--", "sh", "-c", script]);

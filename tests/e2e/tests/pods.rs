@@ -6,34 +6,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use rkube_e2e::images::busybox_image;
 use rkube_e2e::Cluster;
 
 const NODE: &str = "node-a";
-
-fn cluster() -> Cluster {
-    let c = Cluster::start(&["--node-name", NODE]);
-    let archive = busybox_image(c.dir.path(), "busybox:e2e");
-    c.import_image(&archive);
-    c.wait_until(Duration::from_secs(30), "node registered", || {
-        c.kubectl(&["get", "node", NODE]).code == 0
-    });
-    c
-}
-
-fn apply(c: &Cluster, yaml: &str) {
-    c.kubectl_stdin(rkube_e2e::KUBECTL_1_32, &["apply", "-f", "-"], yaml)
-        .ok();
-}
-
-fn jsonpath(c: &Cluster, obj: &str, path: &str) -> String {
-    let r = c.kubectl(&["get", obj, "-o", &format!("jsonpath={path}")]);
-    r.stdout
-}
-
-fn wait_jsonpath(c: &Cluster, obj: &str, path: &str, what: &str, f: impl Fn(&str) -> bool) {
-    c.wait_until(Duration::from_secs(60), what, || f(&jsonpath(c, obj, path)));
-}
 
 /// The network namespace file of the pod's sandbox (found through the agent's records).
 fn pod_netns(c: &Cluster, pod: &str) -> PathBuf {
@@ -88,8 +63,8 @@ spec:
 
 #[test]
 fn seed_pod_runs_is_ready_answers_and_deletes_gracefully() {
-    let c = cluster();
-    apply(&c, SEED_POD);
+    let c = Cluster::with_node(NODE);
+    c.apply(SEED_POD);
     c.kubectl(&["wait", "--for=condition=Ready", "pod/web", "--timeout=60s"])
         .ok();
     let pod = c.kubectl(&["get", "pod", "web", "-o", "json"]).ok().json();
@@ -156,10 +131,8 @@ fn seed_pod_runs_is_ready_answers_and_deletes_gracefully() {
 
 #[test]
 fn sidecar_shares_localhost_and_a_volume() {
-    let c = cluster();
-    apply(
-        &c,
-        r#"
+    let c = Cluster::with_node(NODE);
+    c.apply(r#"
 apiVersion: v1
 kind: Pod
 metadata: {name: pair}
@@ -205,16 +178,15 @@ spec:
     });
     let _ = copy;
     assert_eq!(
-        jsonpath(&c, "pod/pair", "{.status.containerStatuses[*].ready}"),
+        c.jsonpath("pod/pair", "{.status.containerStatuses[*].ready}"),
         "true true"
     );
 }
 
 #[test]
 fn crash_loop_backs_off_and_oom_is_reported() {
-    let c = cluster();
-    apply(
-        &c,
+    let c = Cluster::with_node(NODE);
+    c.apply(
         r#"
 apiVersion: v1
 kind: Pod
@@ -237,31 +209,27 @@ spec:
     resources: {limits: {memory: 32Mi}}
 "#,
     );
-    wait_jsonpath(
-        &c,
+    c.wait_jsonpath(
         "pod/hog",
         "{.status.containerStatuses[0].state.terminated.reason}",
         "OOMKilled",
         |s| s == "OOMKilled",
     );
     assert_eq!(
-        jsonpath(
-            &c,
+        c.jsonpath(
             "pod/hog",
             "{.status.containerStatuses[0].state.terminated.exitCode}"
         ),
         "137"
     );
-    assert_eq!(jsonpath(&c, "pod/hog", "{.status.phase}"), "Failed");
-    wait_jsonpath(
-        &c,
+    assert_eq!(c.jsonpath("pod/hog", "{.status.phase}"), "Failed");
+    c.wait_jsonpath(
         "pod/crasher",
         "{.status.containerStatuses[0].state.waiting.reason}",
         "CrashLoopBackOff",
         |s| s == "CrashLoopBackOff",
     );
-    let msg = jsonpath(
-        &c,
+    let msg = c.jsonpath(
         "pod/crasher",
         "{.status.containerStatuses[0].state.waiting.message}",
     );
@@ -270,24 +238,21 @@ spec:
         "{msg}"
     );
     assert_eq!(
-        jsonpath(
-            &c,
+        c.jsonpath(
             "pod/crasher",
             "{.status.containerStatuses[0].lastState.terminated.exitCode}"
         ),
         "3"
     );
     // The next restart comes after the 10 s back-off, and the count keeps growing.
-    wait_jsonpath(
-        &c,
+    c.wait_jsonpath(
         "pod/crasher",
         "{.status.containerStatuses[0].restartCount}",
         "2 restarts",
         |s| s.parse::<u32>().unwrap_or(0) >= 2,
     );
     // The back-off doubles: the exit after the 10 s wait waits 20 s.
-    wait_jsonpath(
-        &c,
+    c.wait_jsonpath(
         "pod/crasher",
         "{.status.containerStatuses[0].state.waiting.message}",
         "back-off 20s",
@@ -325,10 +290,8 @@ spec:
 
 #[test]
 fn liveness_restarts_and_readiness_follows_the_probe() {
-    let c = cluster();
-    apply(
-        &c,
-        r#"
+    let c = Cluster::with_node(NODE);
+    c.apply(r#"
 apiVersion: v1
 kind: Pod
 metadata: {name: probed}
@@ -365,34 +328,27 @@ spec:
         "--timeout=60s",
     ])
     .ok();
-    wait_jsonpath(
-        &c,
+    c.wait_jsonpath(
         "pod/probed",
         "{.status.conditions[?(@.type==\"Ready\")].status}",
         "readiness false",
         |s| s == "False",
     );
-    assert_eq!(jsonpath(&c, "pod/probed", "{.status.phase}"), "Running");
+    assert_eq!(c.jsonpath("pod/probed", "{.status.phase}"), "Running");
     // The probe passes again: Ready goes back to True without a restart.
     c.kubectl(&["exec", "probed", "--", "touch", "/tmp/ready"])
         .ok();
-    wait_jsonpath(
-        &c,
+    c.wait_jsonpath(
         "pod/probed",
         "{.status.conditions[?(@.type==\"Ready\")].status}",
         "readiness true again",
         |s| s == "True",
     );
     assert_eq!(
-        jsonpath(
-            &c,
-            "pod/probed",
-            "{.status.containerStatuses[0].restartCount}"
-        ),
+        c.jsonpath("pod/probed", "{.status.containerStatuses[0].restartCount}"),
         "0"
     );
-    wait_jsonpath(
-        &c,
+    c.wait_jsonpath(
         "pod/unhealthy",
         "{.status.containerStatuses[0].restartCount}",
         "liveness restart",
@@ -419,10 +375,8 @@ spec:
 
 #[test]
 fn env_from_a_configmap_waits_for_it() {
-    let c = cluster();
-    apply(
-        &c,
-        r#"
+    let c = Cluster::with_node(NODE);
+    c.apply(r#"
 apiVersion: v1
 kind: Pod
 metadata: {name: envpod, labels: {tier: backend}}
@@ -447,16 +401,14 @@ spec:
   volumes: [{name: cfg, configMap: {name: settings}}]
 "#,
     );
-    wait_jsonpath(
-        &c,
+    c.wait_jsonpath(
         "pod/envpod",
         "{.status.containerStatuses[0].state.waiting.reason}",
         "CreateContainerConfigError",
         |s| s == "CreateContainerConfigError",
     );
     assert_eq!(
-        jsonpath(
-            &c,
+        c.jsonpath(
             "pod/envpod",
             "{.status.containerStatuses[0].state.waiting.message}"
         ),
@@ -469,7 +421,7 @@ spec:
         "--from-literal=greeting=hi",
     ])
     .ok();
-    wait_jsonpath(&c, "pod/envpod", "{.status.phase}", "Succeeded", |s| {
+    c.wait_jsonpath("pod/envpod", "{.status.phase}", "Succeeded", |s| {
         s == "Succeeded"
     });
     let log_dir = c.data_dir().join("agent/logs");
@@ -485,8 +437,7 @@ spec:
         .unwrap_or_default();
     assert!(log.contains(" stdout F hi"), "{log}");
     assert_eq!(
-        jsonpath(
-            &c,
+        c.jsonpath(
             "pod/envpod",
             "{.status.containerStatuses[0].state.terminated.reason}"
         ),
@@ -496,32 +447,30 @@ spec:
 
 #[test]
 fn agent_restart_leaves_pods_running_and_untouched() {
-    let mut c = cluster();
-    apply(&c, SEED_POD);
+    let mut c = Cluster::with_node(NODE);
+    c.apply(SEED_POD);
     c.kubectl(&["wait", "--for=condition=Ready", "pod/web", "--timeout=60s"])
         .ok();
-    let started = jsonpath(
-        &c,
+    let started = c.jsonpath(
         "pod/web",
         "{.status.containerStatuses[0].state.running.startedAt}",
     );
-    let id = jsonpath(&c, "pod/web", "{.status.containerStatuses[0].containerID}");
+    let id = c.jsonpath("pod/web", "{.status.containerStatuses[0].containerID}");
     c.restart(&["--node-name", NODE]);
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(
-        jsonpath(&c, "pod/web", "{.status.containerStatuses[0].containerID}"),
+        c.jsonpath("pod/web", "{.status.containerStatuses[0].containerID}"),
         id
     );
     assert_eq!(
-        jsonpath(
-            &c,
+        c.jsonpath(
             "pod/web",
             "{.status.containerStatuses[0].state.running.startedAt}"
         ),
         started
     );
     assert_eq!(
-        jsonpath(&c, "pod/web", "{.status.containerStatuses[0].restartCount}"),
+        c.jsonpath("pod/web", "{.status.containerStatuses[0].restartCount}"),
         "0"
     );
     assert_eq!(wget_in_pod(&c, "web", "http://127.0.0.1:8080/"), "hello\n");
@@ -536,9 +485,8 @@ fn agent_restart_leaves_pods_running_and_untouched() {
 
 #[test]
 fn logs_and_exec_through_the_api_server_with_kubectl_1_32_and_1_27() {
-    let c = cluster();
-    apply(
-        &c,
+    let c = Cluster::with_node(NODE);
+    c.apply(
         r#"
 apiVersion: v1
 kind: Pod
@@ -723,10 +671,8 @@ fn port_forward(c: &Cluster, kubectl: &str, target: &str, ports: &[&str]) -> std
 
 #[test]
 fn port_forward_with_kubectl_1_32_and_1_27() {
-    let c = cluster();
-    apply(
-        &c,
-        r#"
+    let c = Cluster::with_node(NODE);
+    c.apply(r#"
 apiVersion: v1
 kind: Pod
 metadata: {name: pf}

@@ -14,11 +14,6 @@ fn cluster() -> Cluster {
     c
 }
 
-fn apply(c: &Cluster, yaml: &str) {
-    c.kubectl_stdin(rkube_e2e::KUBECTL_1_32, &["apply", "-f", "-"], yaml)
-        .ok();
-}
-
 const APP: &str = r#"
 apiVersion: apps/v1
 kind: Deployment
@@ -63,7 +58,7 @@ spec:
 #[test]
 fn cluster_ip_spreads_over_ready_replicas_and_pods_talk_directly() {
     let c = cluster();
-    apply(&c, APP);
+    c.apply(APP);
     c.kubectl(&["rollout", "status", "deployment/api", "--timeout=90s"])
         .ok();
     c.kubectl(&[

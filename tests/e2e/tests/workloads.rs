@@ -15,20 +15,8 @@ fn cluster() -> Cluster {
     c
 }
 
-fn apply(c: &Cluster, yaml: &str) {
-    c.kubectl_stdin(rkube_e2e::KUBECTL_1_32, &["apply", "-f", "-"], yaml)
-        .ok();
-}
-
-fn jsonpath(c: &Cluster, obj: &str, path: &str) -> String {
-    c.kubectl(&["get", obj, "-o", &format!("jsonpath={path}")])
-        .stdout
-}
-
 fn ready_pods(c: &Cluster) -> Vec<String> {
-    let out = jsonpath(
-        c,
-        "pods",
+    let out = c.jsonpath("pods",
         "{range .items[*]}{.metadata.name} {.status.conditions[?(@.type==\"Ready\")].status} {.metadata.deletionTimestamp}{\"\\n\"}{end}",
     );
     out.lines()
@@ -66,7 +54,7 @@ spec:
 #[test]
 fn deployment_heals_scales_rolls_out_and_back() {
     let c = cluster();
-    apply(&c, DEPLOYMENT);
+    c.apply(DEPLOYMENT);
     c.kubectl(&["rollout", "status", "deployment/web", "--timeout=90s"])
         .ok();
     c.kubectl(&[
@@ -111,9 +99,9 @@ fn deployment_heals_scales_rolls_out_and_back() {
     let mut min_ready = usize::MAX;
     c.wait_until(Duration::from_secs(120), "rollout to v2", || {
         min_ready = min_ready.min(ready_pods(&c).len());
-        let updated = jsonpath(&c, "deployment/web", "{.status.updatedReplicas}");
-        let available = jsonpath(&c, "deployment/web", "{.status.availableReplicas}");
-        let total = jsonpath(&c, "deployment/web", "{.status.replicas}");
+        let updated = c.jsonpath("deployment/web", "{.status.updatedReplicas}");
+        let available = c.jsonpath("deployment/web", "{.status.availableReplicas}");
+        let total = c.jsonpath("deployment/web", "{.status.replicas}");
         updated == "3" && available == "3" && total == "3"
     });
     assert!(
@@ -124,7 +112,7 @@ fn deployment_heals_scales_rolls_out_and_back() {
         .ok();
     // Old pods may still be terminating; once gone, every pod runs v2.
     c.wait_until(Duration::from_secs(30), "old pods gone", || {
-        let images = jsonpath(&c, "pods", "{.items[*].spec.containers[0].image}");
+        let images = c.jsonpath("pods", "{.items[*].spec.containers[0].image}");
         images.split_whitespace().all(|i| i == "busybox:v2")
     });
 
@@ -142,15 +130,13 @@ fn deployment_heals_scales_rolls_out_and_back() {
     c.kubectl(&["rollout", "status", "deployment/web", "--timeout=120s"])
         .ok();
     assert_eq!(
-        jsonpath(
-            &c,
+        c.jsonpath(
             "deployment/web",
             "{.spec.template.spec.containers[0].image}"
         ),
         "busybox:v1"
     );
-    let rs = jsonpath(
-        &c,
+    let rs = c.jsonpath(
         "rs",
         "{.items[*].metadata.annotations.deployment\\.kubernetes\\.io/revision}",
     );
@@ -170,8 +156,7 @@ fn deployment_heals_scales_rolls_out_and_back() {
 #[test]
 fn a_job_runs_to_completion() {
     let c = cluster();
-    apply(
-        &c,
+    c.apply(
         r#"
 apiVersion: batch/v1
 kind: Job
@@ -193,19 +178,18 @@ spec:
         "--timeout=90s",
     ])
     .ok();
-    assert_eq!(jsonpath(&c, "job/pi", "{.status.succeeded}"), "3");
+    assert_eq!(c.jsonpath("job/pi", "{.status.succeeded}"), "3");
     // The API server generated the selector from the Job's uid, and labelled the template.
-    let uid = jsonpath(&c, "job/pi", "{.metadata.uid}");
+    let uid = c.jsonpath("job/pi", "{.metadata.uid}");
     assert_eq!(
-        jsonpath(
-            &c,
+        c.jsonpath(
             "job/pi",
             "{.spec.selector.matchLabels.batch\\.kubernetes\\.io/controller-uid}"
         ),
         uid
     );
     assert_eq!(
-        jsonpath(&c, "job/pi", "{.spec.template.metadata.labels.job-name}"),
+        c.jsonpath("job/pi", "{.spec.template.metadata.labels.job-name}"),
         "pi"
     );
     // A pod of another owner in the namespace is not taken for one of the Job's.
@@ -229,8 +213,7 @@ spec:
 #[test]
 fn a_cronjob_runs_its_job_to_completion_on_schedule() {
     let c = cluster();
-    apply(
-        &c,
+    c.apply(
         r#"
 apiVersion: batch/v1
 kind: CronJob
@@ -260,7 +243,8 @@ spec:
         jobs.lines().any(|l| l == "tick 1")
     });
     c.wait_until(Duration::from_secs(30), "lastSuccessfulTime", || {
-        !jsonpath(&c, "cronjob/tick", "{.status.lastSuccessfulTime}").is_empty()
+        !c.jsonpath("cronjob/tick", "{.status.lastSuccessfulTime}")
+            .is_empty()
     });
     let job = c
         .kubectl(&["get", "jobs", "-o", "jsonpath={.items[0].metadata.name}"])
@@ -274,9 +258,7 @@ spec:
 #[test]
 fn an_hpa_scales_a_cpu_burning_deployment_up_and_back_down() {
     let c = cluster();
-    apply(
-        &c,
-        r#"
+    c.apply(r#"
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: burn}
@@ -309,7 +291,7 @@ spec:
       policies: [{type: Percent, value: 100, periodSeconds: 15}]
 "#,
     );
-    let replicas = |c: &Cluster| jsonpath(c, "deployment/burn", "{.spec.replicas}");
+    let replicas = |c: &Cluster| c.jsonpath("deployment/burn", "{.spec.replicas}");
     c.wait_until(Duration::from_secs(120), "the HPA to scale up", || {
         replicas(&c).parse::<u32>().unwrap_or(0) > 1
     });
