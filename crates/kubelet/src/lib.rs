@@ -7,6 +7,7 @@
 //! container config), [`status`] (runtime state → pod status), [`events`].
 
 pub mod events;
+mod eviction;
 mod grpc_probe;
 pub mod hostports;
 pub mod images;

@@ -29,7 +29,7 @@ fn err(volume: &str, message: impl Into<String>) -> VolumeError {
     }
 }
 
-fn volume_dir(agent: &Agent, pod: &Pod, plugin: &str, name: &str) -> PathBuf {
+pub(crate) fn volume_dir(agent: &Agent, pod: &Pod, plugin: &str, name: &str) -> PathBuf {
     agent
         .config
         .pod_dir(pod.metadata.uid.as_deref().unwrap_or(""))

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::events::Involved;
+use crate::eviction;
 use crate::status::{self, Waiting};
 use crate::{images, probes, spec, volumes, Agent};
 
@@ -51,6 +52,10 @@ pub struct PodWorker {
     startup: crate::startup::Startup,
     /// When the file-backed volumes were last written, and the labels and annotations then.
     volumes_synced: Option<(Instant, Value)>,
+    /// When emptyDir usage was last measured against the sizeLimits.
+    storage_checked: Option<Instant>,
+    /// Why the pod was evicted, once it was (its status says Failed/Evicted from then on).
+    evicted: Option<String>,
 }
 
 enum Outcome {
@@ -74,6 +79,8 @@ impl PodWorker {
             start_time: None,
             startup: Default::default(),
             volumes_synced: None,
+            storage_checked: None,
+            evicted: None,
         }
     }
 
@@ -169,12 +176,17 @@ impl PodWorker {
             .as_ref()
             .and_then(|s| s.phase.clone())
             .unwrap_or_default();
-        if phase == "Succeeded" || phase == "Failed" {
+        if phase == "Succeeded" || phase == "Failed" || self.evicted.is_some() {
             // Terminal: nothing runs again; keep containers for logs.
             if let Some(sb) = self.find_sandbox(&uid).await? {
                 self.agent.runtime.stop_pod_sandbox(&sb).await?;
             }
             self.probes.stop_all();
+            if self.evicted.is_some() {
+                // Until the Failed/Evicted status is written (the pod as received may
+                // predate it).
+                self.report(pod, &uid, true).await?;
+            }
             return Ok(Outcome::Resync(Duration::from_secs(30)));
         }
         if self.start_time.is_none() {
@@ -293,6 +305,13 @@ impl PodWorker {
         }
         if init_done {
             self.startup.containers_started();
+        }
+        if let Some(message) = self.storage_violation(pod) {
+            self.evict(pod, &uid, &message).await?;
+            return Ok(Outcome::Resync(Duration::from_secs(1)));
+        }
+        if eviction::has_limited_empty_dirs(pod) {
+            next = next.min(eviction::CHECK_INTERVAL);
         }
         self.refresh_volumes(pod, &sandbox).await;
         self.report(pod, &uid, false).await?;
@@ -571,6 +590,31 @@ impl PodWorker {
         }
     }
 
+    /// The eviction message when an emptyDir on disk outgrew its sizeLimit (measured every
+    /// 10 s at most, as the eviction manager's housekeeping does).
+    fn storage_violation(&mut self, pod: &Pod) -> Option<String> {
+        if !eviction::has_limited_empty_dirs(pod)
+            || self
+                .storage_checked
+                .is_some_and(|t| t.elapsed() < eviction::CHECK_INTERVAL)
+        {
+            return None;
+        }
+        self.storage_checked = Some(Instant::now());
+        eviction::empty_dir_violation(&self.agent, pod)
+    }
+
+    /// Evicts the pod as the kubelet's eviction manager does: its containers are killed at
+    /// once and its status becomes Failed with reason Evicted; its owner replaces it.
+    async fn evict(&mut self, pod: &Pod, uid: &str, message: &str) -> anyhow::Result<()> {
+        tracing::info!(pod = %pod_key(pod), message, "evicting pod");
+        self.event(pod, None, "Warning", "Evicted", message).await;
+        self.evicted = Some(message.to_string());
+        self.terminate(pod, Duration::ZERO).await?;
+        let runtime = self.containers_of(uid).await?;
+        self.report_from(pod, uid, true, runtime).await
+    }
+
     /// Rewrites the file-backed volumes (ConfigMap, Secret, downwardAPI, projected) every
     /// sync period, as the kubelet's periodic pod sync does, and at once when the pod's
     /// labels or annotations change (downwardAPI files show them).
@@ -745,7 +789,12 @@ impl PodWorker {
             start_time: self.start_time.clone(),
             sandbox_ready: self.sandbox.is_some() && !terminating,
         };
-        let new = status::build(&input);
+        let mut new = status::build(&input);
+        if let Some(message) = &self.evicted {
+            new["phase"] = Value::from("Failed");
+            new["reason"] = Value::from("Evicted");
+            new["message"] = Value::from(message.as_str());
+        }
         if self.last_status.as_ref() == Some(&new) {
             return Ok(());
         }

@@ -230,3 +230,53 @@ spec:
     let big = sh("dd if=/dev/zero of=/mem/big bs=1024 count=2048 2>&1; echo rc=$?");
     assert!(big.contains("No space left on device"), "{big}");
 }
+
+#[test]
+fn an_empty_dir_over_its_size_limit_evicts_the_pod() {
+    let c = Cluster::with_node(NODE);
+    c.apply(&format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata: {{name: filler}}
+spec:
+  nodeName: {NODE}
+  volumes: [{{name: cache, emptyDir: {{sizeLimit: 1Mi}}}}]
+  containers:
+  - name: c
+    image: busybox:e2e
+    command: [sh, -c, "dd if=/dev/zero of=/cache/fill bs=1024 count=4096; sleep 3600"]
+    volumeMounts: [{{name: cache, mountPath: /cache}}]
+"#
+    ));
+    c.wait_jsonpath("pod/filler", "{.status.reason}", "eviction", |r| {
+        r == "Evicted"
+    });
+    assert_eq!(c.jsonpath("pod/filler", "{.status.phase}"), "Failed");
+    assert_eq!(
+        c.jsonpath("pod/filler", "{.status.message}"),
+        "Usage of EmptyDir volume \"cache\" exceeds the limit \"1Mi\". "
+    );
+    // The container was killed and stays down.
+    c.wait_jsonpath(
+        "pod/filler",
+        "{.status.containerStatuses[0].state.terminated.exitCode}",
+        "the container terminated",
+        |code| code == "137",
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        c.jsonpath("pod/filler", "{.status.containerStatuses[0].restartCount}"),
+        "0"
+    );
+    let events = c
+        .kubectl(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=filler,reason=Evicted",
+            "-o",
+            "name",
+        ])
+        .stdout;
+    assert!(!events.trim().is_empty(), "no Evicted event");
+}
