@@ -163,9 +163,12 @@ fn main() {
                 .find_map(|f| f.strip_prefix(&format!("{k}=")))
                 .and_then(|v| v.parse().ok())
         };
+        // `pod=default/x` or, as tracing prints a string field, `pod="default/x"`.
         let name = line
             .split_whitespace()
-            .find_map(|f| f.strip_prefix("pod=default/"))
+            .find_map(|f| f.strip_prefix("pod="))
+            .map(|v| v.trim_matches('"'))
+            .and_then(|v| v.strip_prefix("default/"))
             .unwrap_or("");
         let Some(s) = seen.get(name) else { continue };
         let (Some(p), Some(sb), Some(ct), Some(rr)) = (
