@@ -289,7 +289,9 @@ fn layers_are_streamed_not_held_in_memory() {
         .prefix("rkube-e2e-big-")
         .tempdir()
         .unwrap();
-    // A 96 MiB layer that gzip cannot shrink.
+    // A 96 MiB layer that gzip cannot shrink: a process that held it whole would peak above
+    // 96 MiB plus its own size; streaming stays well below (~40–70 MiB in a debug build,
+    // buffers included).
     let rootfs = work.path().join("rootfs");
     std::fs::create_dir_all(&rootfs).unwrap();
     let st = Command::new("head")
@@ -362,8 +364,8 @@ fn layers_are_streamed_not_held_in_memory() {
         archive.to_str().unwrap(),
     ]);
     assert!(
-        import_rss < 64.0,
-        "importing a 96 MiB layer peaked at {import_rss:.0} MiB"
+        import_rss < 90.0,
+        "importing a 96 MiB layer peaked at {import_rss:.0} MiB: not streamed?"
     );
 
     let reg = Registry::start();
@@ -384,7 +386,7 @@ fn layers_are_streamed_not_held_in_memory() {
         &format!("{}/e2e/big:v1", reg.host()),
     ]);
     assert!(
-        pull_rss < 64.0,
-        "pulling a 96 MiB layer peaked at {pull_rss:.0} MiB"
+        pull_rss < 90.0,
+        "pulling a 96 MiB layer peaked at {pull_rss:.0} MiB: not streamed?"
     );
 }
