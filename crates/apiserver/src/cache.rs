@@ -7,7 +7,9 @@
 //! current revision" is a cheap way to serve consistent lists from memory.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
+
+use bytes::Bytes;
 use std::time::Duration;
 
 use rkube_store::{EventKind, ListOptions, Store, StoreError};
@@ -48,6 +50,34 @@ pub struct CacheEvent {
     pub object: Arc<Value>,
     /// The object before this change.
     pub prev: Option<Arc<Value>>,
+    /// `object` as JSON, encoded once for every watcher that sends it as it is.
+    encoded: OnceLock<Bytes>,
+}
+
+impl CacheEvent {
+    pub fn new(
+        kind: EventType,
+        key: String,
+        rv: i64,
+        object: Arc<Value>,
+        prev: Option<Arc<Value>>,
+    ) -> CacheEvent {
+        CacheEvent {
+            kind,
+            key,
+            rv,
+            object,
+            prev,
+            encoded: OnceLock::new(),
+        }
+    }
+
+    /// The object's JSON: a watch event goes to several watchers (scheduler, controllers,
+    /// agents), and encoding it once instead of once per watcher is most of a write's cost.
+    pub fn object_json(&self) -> &Bytes {
+        self.encoded
+            .get_or_init(|| Bytes::from(serde_json::to_vec(&*self.object).unwrap_or_default()))
+    }
 }
 
 struct State {
@@ -194,17 +224,12 @@ impl Cache {
                         }
                     };
                     st.objects.insert(key.clone(), obj.clone());
-                    CacheEvent {
-                        kind: if prev.is_some() {
-                            EventType::Modified
-                        } else {
-                            EventType::Added
-                        },
-                        key,
-                        rv,
-                        object: obj,
-                        prev,
-                    }
+                    let kind = if prev.is_some() {
+                        EventType::Modified
+                    } else {
+                        EventType::Added
+                    };
+                    CacheEvent::new(kind, key, rv, obj, prev)
                 }
                 EventKind::Delete => {
                     st.objects.remove(&key);
@@ -214,13 +239,7 @@ impl Cache {
                     };
                     let mut obj = (*last).clone();
                     crate::object::set_resource_version(&mut obj, rv);
-                    CacheEvent {
-                        kind: EventType::Deleted,
-                        key,
-                        rv,
-                        object: Arc::new(obj),
-                        prev,
-                    }
+                    CacheEvent::new(EventType::Deleted, key, rv, Arc::new(obj), prev)
                 }
             };
             let event = Arc::new(event);
@@ -305,13 +324,13 @@ impl Cache {
                 .range(prefix.to_string()..)
                 .take_while(|(k, _)| k.starts_with(prefix))
                 .map(|(k, v)| {
-                    Arc::new(CacheEvent {
-                        kind: EventType::Added,
-                        key: k.clone(),
-                        rv: st.rv,
-                        object: v.clone(),
-                        prev: None,
-                    })
+                    Arc::new(CacheEvent::new(
+                        EventType::Added,
+                        k.clone(),
+                        st.rv,
+                        v.clone(),
+                        None,
+                    ))
                 })
                 .collect(),
             Some(rv) if rv < st.floor => {

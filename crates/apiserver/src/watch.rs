@@ -66,28 +66,31 @@ pub async fn serve(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             }
             Err(CacheError::NotFresh { .. }) => return,
         };
-        let encode = |obj: &Value| -> Value {
+        let converts =
+            rkube_apimachinery::conversion::storage_version(info.group, info.plural).is_some();
+        let encode = |ty: &str, ev: &CacheEvent| -> Bytes {
+            if !converts && !table && !metadata_only {
+                return event_line(ty, ev.object_json());
+            }
             let converted;
-            let obj = if rkube_apimachinery::conversion::storage_version(info.group, info.plural)
-                .is_some()
-            {
-                converted = crate::versions::to_request(info, obj.clone());
+            let obj = if converts {
+                converted = crate::versions::to_request(info, (*ev.object).clone());
                 &converted
             } else {
-                obj
+                &*ev.object
             };
             if table {
-                crate::table::watch_row(&resources, info, obj)
+                line(ty, &crate::table::watch_row(&resources, info, obj))
             } else if metadata_only {
-                crate::table::partial(obj)
+                line(ty, &crate::table::partial(obj))
             } else {
-                obj.clone()
+                line(ty, obj)
             }
         };
         let mut last_rv = sub.rv;
         for ev in sub.backlog.drain(..) {
-            if let Some((ty, obj)) = visible(&ev, &|o| filter.matches(o)) {
-                if tx.send(line(ty, &encode(obj))).await.is_err() {
+            if let Some(ty) = visible(&ev, &|o| filter.matches(o)) {
+                if tx.send(encode(ty, &ev)).await.is_err() {
                     return;
                 }
             }
@@ -107,8 +110,8 @@ pub async fn serve(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
                         if !ev.key.starts_with(&filter.prefix) {
                             continue;
                         }
-                        if let Some((ty, obj)) = visible(&ev, &|o| filter.matches(o)) {
-                            if tx.send(line(ty, &encode(obj))).await.is_err() {
+                        if let Some(ty) = visible(&ev, &|o| filter.matches(o)) {
+                            if tx.send(encode(ty, &ev)).await.is_err() {
                                 return;
                             }
                         }
@@ -144,31 +147,82 @@ pub async fn serve(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
 
 /// The event a watcher with this filter sees, if any: an object entering the selection is
 /// ADDED, one leaving it DELETED.
-fn visible<'a>(
-    ev: &'a Arc<CacheEvent>,
-    matches: &dyn Fn(&Value) -> bool,
-) -> Option<(&'static str, &'a Value)> {
+fn visible(ev: &CacheEvent, matches: &dyn Fn(&Value) -> bool) -> Option<&'static str> {
     let now = matches(&ev.object);
     match ev.kind {
-        EventType::Added => now.then_some(("ADDED", &*ev.object)),
+        EventType::Added => now.then_some("ADDED"),
         EventType::Deleted => {
             let was = ev.prev.as_ref().map(|p| matches(p)).unwrap_or(now);
-            was.then_some(("DELETED", &*ev.object))
+            was.then_some("DELETED")
         }
         EventType::Modified => {
             let was = ev.prev.as_ref().map(|p| matches(p)).unwrap_or(false);
             match (was, now) {
-                (true, true) => Some(("MODIFIED", &*ev.object)),
-                (false, true) => Some(("ADDED", &*ev.object)),
-                (true, false) => Some(("DELETED", &*ev.object)),
+                (true, true) => Some("MODIFIED"),
+                (false, true) => Some("ADDED"),
+                (true, false) => Some("DELETED"),
                 (false, false) => None,
             }
         }
     }
 }
 
+/// A watch line around an object already encoded as JSON.
+fn event_line(ty: &str, object: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(object.len() + ty.len() + 24);
+    out.extend_from_slice(b"{\"type\":\"");
+    out.extend_from_slice(ty.as_bytes());
+    out.extend_from_slice(b"\",\"object\":");
+    out.extend_from_slice(object);
+    out.extend_from_slice(b"}\n");
+    Bytes::from(out)
+}
+
 fn line(ty: &str, obj: &Value) -> Bytes {
     let mut out = serde_json::to_vec(&json!({"type": ty, "object": obj})).unwrap_or_default();
     out.push(b'\n');
     Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pre_encoded_line_is_the_same_event() {
+        let obj = json!({"kind": "Pod", "metadata": {"name": "a\"b", "labels": {"x": "é"}}});
+        let ev = CacheEvent::new(
+            EventType::Added,
+            "/registry/pods/a".into(),
+            7,
+            Arc::new(obj),
+            None,
+        );
+        let fast = event_line("ADDED", ev.object_json());
+        let slow = line("ADDED", &ev.object);
+        assert!(fast.ends_with(b"\n"));
+        let a: Value = serde_json::from_slice(&fast).expect("fast line is JSON");
+        let b: Value = serde_json::from_slice(&slow).expect("slow line is JSON");
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn events_leaving_or_entering_a_selection() {
+        let sel = |o: &Value| o["metadata"]["labels"]["app"] == "web";
+        let web = Arc::new(json!({"metadata": {"labels": {"app": "web"}}}));
+        let db = Arc::new(json!({"metadata": {"labels": {"app": "db"}}}));
+        let modified = |prev: &Arc<Value>, now: &Arc<Value>| {
+            CacheEvent::new(
+                EventType::Modified,
+                "k".into(),
+                2,
+                now.clone(),
+                Some(prev.clone()),
+            )
+        };
+        assert_eq!(visible(&modified(&db, &web), &sel), Some("ADDED"));
+        assert_eq!(visible(&modified(&web, &db), &sel), Some("DELETED"));
+        assert_eq!(visible(&modified(&web, &web), &sel), Some("MODIFIED"));
+        assert_eq!(visible(&modified(&db, &db), &sel), None);
+    }
 }

@@ -19,6 +19,32 @@ pub const KUBECTL_1_20: &str = "/opt/rkube-test/kubectl-1.20/usr/bin/kubectl";
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+thread_local! {
+    /// The panic message of this test thread, kept to be printed again after the logs.
+    static FAILURE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Keeps each panic's message (and where it happened) so that [`print_logs_and_failure`]
+/// can repeat it after a long log: a CI excerpt then shows the failure, not only the log.
+pub(crate) fn record_failures() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            FAILURE.with(|f| *f.borrow_mut() = Some(info.to_string()));
+            previous(info);
+        }));
+    });
+}
+
+/// Prints a failed test's logs, then its failure again.
+pub(crate) fn print_logs_and_failure(logs: &str) {
+    eprintln!("{logs}");
+    if let Some(f) = FAILURE.with(|f| f.borrow_mut().take()) {
+        eprintln!("---- the failure, again ----\n{f}");
+    }
+}
+
 /// The rkube binary next to the test executable (`target/<profile>/rkube`).
 pub fn rkube_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("RKUBE_BIN") {
@@ -84,6 +110,7 @@ pub(crate) fn sh(cmd: &mut Command) -> Run {
 impl Cluster {
     /// Starts `rkube server` with `extra` arguments in a fresh network namespace.
     pub fn start(extra: &[&str]) -> Cluster {
+        record_failures();
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let netns = format!("rke2e-{}-{n}", std::process::id());
         sh(Command::new("ip").args(["netns", "add", &netns])).ok();
@@ -387,7 +414,7 @@ impl Drop for Cluster {
             .args(["netns", "delete", &self.netns])
             .output();
         if std::thread::panicking() {
-            eprintln!("---- server log ----\n{}", self.server_log());
+            print_logs_and_failure(&format!("---- server log ----\n{}", self.server_log()));
         }
     }
 }

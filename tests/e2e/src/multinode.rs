@@ -28,6 +28,7 @@ impl MultiNode {
     /// `nodes` nodes of which the first `servers` run `rkube server` over a shared etcd
     /// cluster (one member per server node).
     pub fn create_with(nodes: u8, servers: u8) -> MultiNode {
+        crate::record_failures();
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let name = format!("e{}-{n}", std::process::id());
         let dir = tempfile::Builder::new()
@@ -241,7 +242,7 @@ impl MultiNode {
 impl Drop for MultiNode {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!("{}", self.logs());
+            crate::print_logs_and_failure(&self.logs());
         }
         let _ = Command::new(rkube_bin())
             .args(["cluster", "delete", &self.name, "--dir"])
