@@ -71,7 +71,13 @@ pub fn check_manager(ctx: &Ctx<'_>, options_kind: &str) -> Result<(), ApiError> 
 /// Records which fields this write's manager now owns.
 pub fn track(ctx: &Ctx<'_>, old: Option<&Value>, new: &mut Value) {
     let schema = schema(ctx);
-    let mut tracked = ssa::record_update(old, new, &manager(ctx), schema.as_ref(), &options(ctx));
+    let mut tracked = ssa::record_update_owned(
+        old,
+        std::mem::take(new),
+        &manager(ctx),
+        schema.as_ref(),
+        &options(ctx),
+    );
     if let Some(old) = old {
         ssa::ignore_managed_fields_timestamps(&mut tracked, old);
     }

@@ -57,14 +57,78 @@ pub fn set_resource_version(obj: &mut Value, rv: i64) {
     meta_mut(obj).insert("resourceVersion".into(), Value::String(rv.to_string()));
 }
 
-/// The bytes the store keeps: the object without its resourceVersion.
+/// Metadata fields the store never keeps: the store's revision is the resourceVersion.
+const NOT_STORED: [&str; 2] = ["resourceVersion", "selfLink"];
+
+/// The bytes the store keeps: the object without its resourceVersion. Serialized in place
+/// (no copy of the object): every write goes through here.
 pub fn to_stored(obj: &Value) -> Vec<u8> {
-    let mut copy = obj.clone();
-    if let Some(m) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.remove("resourceVersion");
-        m.remove("selfLink");
+    serde_json::to_vec(&Stored(obj)).unwrap_or_default()
+}
+
+/// Whether two objects have the same stored form (an update that changes nothing).
+pub fn same_stored(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) => {
+            let (Some(am), Some(bm)) = (
+                a.get("metadata").and_then(Value::as_object),
+                b.get("metadata").and_then(Value::as_object),
+            ) else {
+                return a == b;
+            };
+            let kept = |m: &'_ Map<String, Value>| {
+                m.iter()
+                    .filter(|(k, _)| !NOT_STORED.contains(&k.as_str()))
+                    .count()
+            };
+            a.len() == b.len()
+                && a.iter()
+                    .all(|(k, v)| k == "metadata" || b.get(k) == Some(v))
+                && kept(am) == kept(bm)
+                && am
+                    .iter()
+                    .filter(|(k, _)| !NOT_STORED.contains(&k.as_str()))
+                    .all(|(k, v)| bm.get(k) == Some(v))
+        }
+        _ => a == b,
     }
-    serde_json::to_vec(&copy).unwrap_or_default()
+}
+
+/// An object serialized as the store keeps it.
+struct Stored<'a>(&'a Value);
+
+impl serde::Serialize for Stored<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Value::Object(top) = self.0 else {
+            return self.0.serialize(s);
+        };
+        let mut map = s.serialize_map(Some(top.len()))?;
+        for (k, v) in top {
+            match v {
+                Value::Object(meta) if k == "metadata" => {
+                    map.serialize_entry(k, &StoredMeta(meta))?;
+                }
+                _ => map.serialize_entry(k, v)?,
+            }
+        }
+        map.end()
+    }
+}
+
+struct StoredMeta<'a>(&'a Map<String, Value>);
+
+impl serde::Serialize for StoredMeta<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        for (k, v) in self.0 {
+            if !NOT_STORED.contains(&k.as_str()) {
+                map.serialize_entry(k, v)?;
+            }
+        }
+        map.end()
+    }
 }
 
 /// An object read from the store, with its resourceVersion.
@@ -116,6 +180,32 @@ mod tests {
         assert!(!String::from_utf8(stored)
             .unwrap()
             .contains("resourceVersion"));
+    }
+
+    #[test]
+    fn stored_form_is_the_object_without_what_is_not_stored() {
+        let o = json!({"kind": "Pod", "metadata": {"name": "a", "selfLink": "/x",
+            "resourceVersion": "7", "labels": {"b": "1", "a": "2"}}, "spec": {"x": [1, {"y": null}]}});
+        let mut expected = o.clone();
+        let m = expected["metadata"].as_object_mut().unwrap();
+        m.remove("resourceVersion");
+        m.remove("selfLink");
+        assert_eq!(to_stored(&o), serde_json::to_vec(&expected).unwrap());
+        assert_eq!(to_stored(&json!([1])), b"[1]");
+    }
+
+    #[test]
+    fn same_stored_ignores_only_resource_version_and_self_link() {
+        let a = json!({"metadata": {"name": "a", "resourceVersion": "7"}, "spec": {"x": 1}});
+        let b = json!({"metadata": {"name": "a", "resourceVersion": "9", "selfLink": "/y"}, "spec": {"x": 1}});
+        assert!(same_stored(&a, &b) && same_stored(&b, &a));
+        let c = json!({"metadata": {"name": "a"}, "spec": {"x": 2}});
+        assert!(!same_stored(&a, &c));
+        let d = json!({"metadata": {"name": "a", "labels": {}}, "spec": {"x": 1}});
+        assert!(!same_stored(&a, &d) && !same_stored(&d, &a));
+        let e = json!({"metadata": {"name": "a"}, "spec": {"x": 1}, "status": {}});
+        assert!(!same_stored(&a, &e) && !same_stored(&e, &a));
+        assert!(!same_stored(&a, &json!({"spec": {"x": 1}})));
     }
 
     #[test]

@@ -13,11 +13,15 @@ fn storage(info: &ResourceInfo) -> Option<(&'static str, &'static str)> {
 }
 
 /// The object as stored, from the request's version.
-pub fn to_storage(info: &ResourceInfo, obj: &Value) -> Result<Value, ApiError> {
+pub fn to_storage<'a>(
+    info: &ResourceInfo,
+    obj: &'a Value,
+) -> Result<std::borrow::Cow<'a, Value>, ApiError> {
     match storage(info) {
         Some((g, v)) => conversion::convert(obj, g, v)
+            .map(std::borrow::Cow::Owned)
             .map_err(|e| ApiError::internal(format!("converting to {g}/{v}: {e}"))),
-        None => Ok(obj.clone()),
+        None => Ok(std::borrow::Cow::Borrowed(obj)),
     }
 }
 

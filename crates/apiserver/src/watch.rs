@@ -3,7 +3,6 @@
 //! changes; N: every change after N, or one ERROR event with 410 when N is too old),
 //! bookmarks, timeoutSeconds, and selectors applied to both the old and the new object.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -187,6 +186,7 @@ fn line(ty: &str, obj: &Value) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[test]
     fn pre_encoded_line_is_the_same_event() {

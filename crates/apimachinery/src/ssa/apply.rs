@@ -663,31 +663,43 @@ pub fn record_update(
     schema: &dyn Schema,
     opts: &ApplyOptions,
 ) -> Value {
-    let mut managed = decode_live_or_new(old, new, opts.subresource.is_some());
-    let new_obj = without_managed_fields(new);
+    record_update_owned(old, new.clone(), manager, schema, opts)
+}
+
+/// [`record_update`] on an object the caller gives away (no copy of it is made: the API
+/// server tracks every write).
+pub fn record_update_owned(
+    old: Option<&Value>,
+    mut new: Value,
+    manager: &str,
+    schema: &dyn Schema,
+    opts: &ApplyOptions,
+) -> Value {
+    let mut managed = decode_live_or_new(old, &new, opts.subresource.is_some());
+    if let Some(Value::Object(m)) = new.get_mut("metadata") {
+        m.remove("managedFields");
+    }
     let live_obj = old
         .map(without_managed_fields)
-        .unwrap_or_else(|| zero_object(schema, &new_obj, opts));
+        .unwrap_or_else(|| zero_object(schema, &new, opts));
     let is_create = old.is_none_or(|o| get_str(o, &["metadata", "uid"]).is_none_or(str::is_empty));
-    let mut out = new_obj.clone();
     // Objects that exist without managedFields stay untracked until the first apply.
     if managed.fields.is_empty() && !is_create {
-        set_managed_fields(&mut out, &managed);
-        return out;
+        set_managed_fields(&mut new, &managed);
+        return new;
     }
     let typed = Typed::new(schema);
-    let ty = root_type(schema, &new_obj, opts);
+    let ty = root_type(schema, &new, opts);
     let valid =
-        typed.validate(&ty, &new_obj, true).is_ok() && typed.validate(&ty, &live_obj, true).is_ok();
+        typed.validate(&ty, &new, true).is_ok() && typed.validate(&ty, &live_obj, true).is_ok();
     let engine = Engine {
         typed,
         ty,
         version: opts.api_version.clone(),
         ignored: opts.ignored(),
     };
-    if !valid || update_managed(&engine, &live_obj, &new_obj, &mut managed, manager, opts).is_err()
-    {
-        if let Some(Value::Object(m)) = out.get_mut("metadata") {
+    if !valid || update_managed(&engine, &live_obj, &new, &mut managed, manager, opts).is_err() {
+        if let Some(Value::Object(m)) = new.get_mut("metadata") {
             match old
                 .and_then(|o| o.get("metadata"))
                 .and_then(|m| m.get("managedFields"))
@@ -696,10 +708,10 @@ pub fn record_update(
                 None => m.remove("managedFields"),
             };
         }
-        return out;
+        return new;
     }
-    set_managed_fields(&mut out, &managed);
-    out
+    set_managed_fields(&mut new, &managed);
+    new
 }
 
 // ------------------------------------------------------------------------- apply

@@ -38,9 +38,9 @@ pub mod typed;
 pub mod value;
 
 pub use apply::{
-    apply, ignore_managed_fields_timestamps, record_update, validate_field_manager,
-    validate_patch_options, ApplyError, ApplyOptions, Conflict, LAST_APPLIED_ANNOTATION,
-    MAX_UPDATE_MANAGERS,
+    apply, ignore_managed_fields_timestamps, record_update, record_update_owned,
+    validate_field_manager, validate_patch_options, ApplyError, ApplyOptions, Conflict,
+    LAST_APPLIED_ANNOTATION, MAX_UPDATE_MANAGERS,
 };
 pub use fieldsv1::FieldsV1Error;
 pub use managed::{Managed, ManagerId, Operation, VersionedSet};

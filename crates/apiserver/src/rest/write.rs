@@ -123,8 +123,8 @@ fn merge_update(ctx: &Ctx<'_>, old: &Value, mut new: Value) -> Result<Value, Api
     if status_only {
         // Only status changes through /status.
         let mut out = old.clone();
-        match new.get("status") {
-            Some(s) => out["status"] = s.clone(),
+        match new.as_object_mut().and_then(|m| m.remove("status")) {
+            Some(s) => out["status"] = s,
             None => {
                 if let Some(m) = out.as_object_mut() {
                     m.remove("status");
@@ -204,7 +204,7 @@ async fn commit(
     validate_meta(ctx.rr.info, &new, &name)?;
     // An update that changes nothing is not written (no new resourceVersion, no event), as
     // upstream's storage does.
-    if to_stored(old) == to_stored(&new) {
+    if crate::object::same_stored(old, &new) {
         return Ok(old.clone());
     }
     let key = ctx.key()?;
@@ -234,14 +234,11 @@ async fn commit(
         crate::object::set_resource_version(&mut new, d.revision);
         return Ok(new);
     }
+    let stored = to_stored(crate::versions::to_storage(ctx.rr.info, &new)?.as_ref());
     let kv = ctx
         .srv
         .store
-        .update(
-            &key,
-            to_stored(&crate::versions::to_storage(ctx.rr.info, &new)?),
-            Some(rev),
-        )
+        .update(&key, stored, Some(rev))
         .await
         .map_err(|e| store_error(ctx, e))?;
     ctx.srv.release(ctx.rr.info, old, Some(&new)).await;
