@@ -125,18 +125,17 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         }),
     });
     tracing::debug!(len = token.len(), "join token ready");
-    let controllers = if args.disable_controller_manager {
-        None
-    } else {
-        let client = component_client(&api, "system:kube-controller-manager", &[])
-            .await
-            .context("controller manager credentials")?;
+    if !args.disable_controller_manager {
         let cidr = args.cluster_cidr.clone();
         let cancel = shutdown.clone();
-        Some(tokio::spawn(async move {
-            rkube_controllers::run(client, Some(&cidr), cancel).await
-        }))
-    };
+        spawn_component(
+            &api,
+            "rkube-controllers",
+            "system:kube-controller-manager",
+            move |client| async move { rkube_controllers::run(client, Some(&cidr), cancel).await },
+        )
+        .context("start the controller manager")?;
+    }
     {
         let client = component_client(&api, "system:kube-controller-manager", &[])
             .await
@@ -158,14 +157,16 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
             shutdown.clone(),
         ));
     }
-    let scheduler = if args.disable_scheduler {
-        None
-    } else {
-        let client = component_client(&api, "system:kube-scheduler", &[])
-            .await
-            .context("scheduler credentials")?;
-        Some(tokio::spawn(rkube_scheduler::run(client, shutdown.clone())))
-    };
+    if !args.disable_scheduler {
+        let cancel = shutdown.clone();
+        spawn_component(
+            &api,
+            "rkube-scheduler",
+            "system:kube-scheduler",
+            move |client| rkube_scheduler::run(client, cancel),
+        )
+        .context("start the scheduler")?;
+    }
     let agent = if args.disable_agent {
         None
     } else {
@@ -182,9 +183,6 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     info!("shutting down");
     shutdown.cancel();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), api.task).await;
-    for task in [controllers, scheduler].into_iter().flatten() {
-        task.abort();
-    }
     if let Some(agent) = agent {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), agent).await;
     }
@@ -247,6 +245,52 @@ async fn start_agent(
 
 /// An API client for an in-process component, with its own client certificate: components
 /// reach the API server over HTTPS like any other client.
+/// Runs a component (scheduler, controller manager) on a thread and runtime of its own, with
+/// its client built there, as its own process would be: under load the kernel then shares
+/// the CPU between it and the API server's workers, instead of the component's tasks
+/// queueing behind hundreds of requests in one runtime. It stops when `run`'s future ends
+/// (the components end on the shutdown token).
+fn spawn_component<F, Fut>(
+    api: &rkube_apiserver::Started,
+    thread: &str,
+    user: &str,
+    run: F,
+) -> anyhow::Result<()>
+where
+    F: FnOnce(kube::Client) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let kubeconfig = api
+        .component_kubeconfig(user, &[])
+        .with_context(|| format!("issue a certificate for {user}"))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("start the component's runtime")?;
+    let user = user.to_string();
+    std::thread::Builder::new()
+        .name(thread.to_string())
+        .spawn(move || {
+            rt.block_on(async move {
+                match client_from_kubeconfig(&kubeconfig).await {
+                    Ok(client) => run(client).await,
+                    Err(e) => tracing::error!(user, "component client: {e:#}"),
+                }
+            })
+        })
+        .context("start the component's thread")?;
+    Ok(())
+}
+
+async fn client_from_kubeconfig(kubeconfig: &str) -> anyhow::Result<kube::Client> {
+    let kc = kube::config::Kubeconfig::from_yaml(kubeconfig).context("component kubeconfig")?;
+    let config =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await
+            .context("component client config")?;
+    kube::Client::try_from(config).context("component client")
+}
+
 async fn component_client(
     api: &rkube_apiserver::Started,
     user: &str,
@@ -255,12 +299,7 @@ async fn component_client(
     let kubeconfig = api
         .component_kubeconfig(user, groups)
         .with_context(|| format!("issue a certificate for {user}"))?;
-    let kc = kube::config::Kubeconfig::from_yaml(&kubeconfig).context("component kubeconfig")?;
-    let config =
-        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-            .await
-            .context("component client config")?;
-    kube::Client::try_from(config).context("component client")
+    client_from_kubeconfig(&kubeconfig).await
 }
 
 /// The address of the interface holding the default route (no packet is sent: connecting a
