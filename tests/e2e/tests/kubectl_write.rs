@@ -307,14 +307,30 @@ fn delete_matches_kubectl() {
         c.kubectl(&["run", "p1", "--image=busybox", "-n", ns]).ok();
         c.kubectl(&["run", "p2", "--image=busybox", "-n", ns]).ok();
     }
-    // The orphan case below needs api's ReplicaSet to exist before the Deployment goes.
+    // The foreground and orphan cases below need each Deployment's ReplicaSet to exist
+    // before the Deployment goes (one created meanwhile is only collected afterwards).
     for ns in ["k", "r"] {
-        c.wait_until(Duration::from_secs(30), "api's ReplicaSet", || {
-            !c.kubectl(&["get", "rs", "-l", "app=api", "-n", ns, "-o", "name"])
-                .stdout
-                .trim()
-                .is_empty()
-        });
+        for app in ["web", "api"] {
+            c.wait_until(
+                Duration::from_secs(30),
+                &format!("{app}'s ReplicaSet"),
+                || {
+                    !c.kubectl(&[
+                        "get",
+                        "rs",
+                        "-l",
+                        &format!("app={app}"),
+                        "-n",
+                        ns,
+                        "-o",
+                        "name",
+                    ])
+                    .stdout
+                    .trim()
+                    .is_empty()
+                },
+            );
+        }
     }
     for args in [
         &["delete", "cm", "a"][..],
