@@ -76,22 +76,20 @@ pub fn same_stored(a: &Value, b: &Value) -> bool {
             ) else {
                 return a == b;
             };
-            let kept = |m: &'_ Map<String, Value>| {
-                m.iter()
-                    .filter(|(k, _)| !NOT_STORED.contains(&k.as_str()))
-                    .count()
-            };
             a.len() == b.len()
                 && a.iter()
                     .all(|(k, v)| k == "metadata" || b.get(k) == Some(v))
-                && kept(am) == kept(bm)
-                && am
-                    .iter()
-                    .filter(|(k, _)| !NOT_STORED.contains(&k.as_str()))
-                    .all(|(k, v)| bm.get(k) == Some(v))
+                && stored_entries(am).count() == stored_entries(bm).count()
+                && stored_entries(am).all(|(k, v)| bm.get(k) == Some(v))
         }
         _ => a == b,
     }
+}
+
+/// The metadata entries the store keeps.
+fn stored_entries(meta: &Map<String, Value>) -> impl Iterator<Item = (&String, &Value)> {
+    meta.iter()
+        .filter(|(k, _)| !NOT_STORED.contains(&k.as_str()))
 }
 
 /// An object serialized as the store keeps it.
@@ -122,10 +120,8 @@ impl serde::Serialize for StoredMeta<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = s.serialize_map(None)?;
-        for (k, v) in self.0 {
-            if !NOT_STORED.contains(&k.as_str()) {
-                map.serialize_entry(k, v)?;
-            }
+        for (k, v) in stored_entries(self.0) {
+            map.serialize_entry(k, v)?;
         }
         map.end()
     }
