@@ -93,6 +93,8 @@ pub struct Cache {
     state: RwLock<State>,
     events: broadcast::Sender<Arc<CacheEvent>>,
     progress: tokio::sync::watch::Sender<i64>,
+    /// Objects this server is writing, taken instead of decoding their events.
+    pub(crate) pending: crate::pending::Pending,
 }
 
 /// What a list from the cache returns.
@@ -136,6 +138,7 @@ impl Cache {
             }),
             events,
             progress,
+            pending: Default::default(),
         });
         let c = cache.clone();
         tokio::spawn(async move { c.follow(cancel).await });
@@ -194,6 +197,7 @@ impl Cache {
                         st.history.clear();
                         st.floor = rv;
                     }
+                    self.pending.clear_finished();
                     self.progress.send_replace(rv);
                     return;
                 }
@@ -215,8 +219,12 @@ impl Cache {
             let prev = st.objects.get(&key).cloned();
             let event = match ev.kind {
                 EventKind::Put => {
-                    let obj = match from_stored(&ev.kv.value, rv) {
-                        Ok(v) => Arc::new(v),
+                    let hinted = self.pending.take(&key, &ev.kv.value, rv);
+                    let obj = match hinted
+                        .map(Ok)
+                        .unwrap_or_else(|| from_stored(&ev.kv.value, rv).map(Arc::new))
+                    {
+                        Ok(v) => v,
                         Err(e) => {
                             warn!(%key, error = %e, "undecodable object in store; skipped");
                             st.rv = rv;

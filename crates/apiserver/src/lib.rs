@@ -30,6 +30,7 @@ mod nodeproxy;
 mod object;
 pub mod openapi;
 mod patch;
+mod pending;
 pub mod pki;
 mod priority;
 pub mod protobuf;

@@ -30,13 +30,24 @@ pub fn wants_metadata(accept: &str) -> bool {
     })
 }
 
-/// The `PartialObjectMetadata` view of an object.
-pub fn partial(obj: &Value) -> Value {
-    json!({
-        "kind": "PartialObjectMetadata",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
-    })
+/// The `PartialObjectMetadata` view of an object, borrowing its metadata: metadata watches
+/// (the garbage collector's) see every write, so the view is serialized without a copy.
+pub fn partial(obj: &Value) -> Partial<'_> {
+    Partial {
+        kind: "PartialObjectMetadata",
+        api_version: "meta.k8s.io/v1",
+        metadata: obj.get("metadata").unwrap_or(&EMPTY_OBJECT),
+    }
+}
+
+static EMPTY_OBJECT: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| json!({}));
+
+#[derive(serde::Serialize)]
+pub struct Partial<'a> {
+    kind: &'static str,
+    #[serde(rename = "apiVersion")]
+    api_version: &'static str,
+    metadata: &'a Value,
 }
 
 fn options(ctx: &Ctx<'_>) -> Result<TableOptions, ApiError> {
@@ -81,7 +92,13 @@ pub fn watch_row(res: &Resources, info: &ResourceInfo, obj: &Value) -> Value {
 
 pub fn respond_one(ctx: &Ctx<'_>, obj: Value) -> Result<Response<Body>, ApiError> {
     if wants_metadata(ctx.accept()) {
-        return Ok(json_response(StatusCode::OK, &partial(&obj)));
+        let bytes =
+            serde_json::to_vec(&partial(&obj)).map_err(|e| ApiError::internal(e.to_string()))?;
+        return Ok(crate::http::raw_response(
+            StatusCode::OK,
+            "application/json",
+            bytes,
+        ));
     }
     if wants_table(ctx.accept()) {
         let rv = crate::object::meta_str(&obj, "resourceVersion")

@@ -11,6 +11,7 @@ use rkube_apimachinery::status::ApiError;
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
+use tracing::info;
 
 use crate::cache::{CacheError, CacheEvent, EventType};
 use crate::http::{channel_body, Body};
@@ -117,7 +118,11 @@ pub async fn serve(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
                     }
                     // Too slow for the feed: end the watch; the client resumes from its last
                     // resourceVersion, served from the cache's history.
-                    Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
+                    Err(RecvError::Lagged(missed)) => {
+                        info!(prefix = %filter.prefix, last_rv, missed, "closing a watch that fell behind the event feed");
+                        return;
+                    }
+                    Err(RecvError::Closed) => return,
                 },
                 _ = bookmark.tick(), if bookmarks => {
                     let rv = cache.revision().max(last_rv);
@@ -177,10 +182,10 @@ fn event_line(ty: &str, object: &[u8]) -> Bytes {
     Bytes::from(out)
 }
 
-fn line(ty: &str, obj: &Value) -> Bytes {
-    let mut out = serde_json::to_vec(&json!({"type": ty, "object": obj})).unwrap_or_default();
-    out.push(b'\n');
-    Bytes::from(out)
+/// A watch line around an object still to be encoded, without copying it.
+fn line(ty: &str, obj: &impl serde::Serialize) -> Bytes {
+    let object = serde_json::to_vec(obj).unwrap_or_default();
+    event_line(ty, &object)
 }
 
 #[cfg(test)]
@@ -199,7 +204,7 @@ mod tests {
             None,
         );
         let fast = event_line("ADDED", ev.object_json());
-        let slow = line("ADDED", &ev.object);
+        let slow = line("ADDED", &*ev.object);
         assert!(fast.ends_with(b"\n"));
         let a: Value = serde_json::from_slice(&fast).expect("fast line is JSON");
         let b: Value = serde_json::from_slice(&slow).expect("slow line is JSON");

@@ -26,6 +26,12 @@ use tracing::{debug, info, warn};
 use crate::resources::served;
 
 const FOREGROUND: &str = "foregroundDeletion";
+
+/// Types the collector never watches, as upstream's `DefaultIgnoredResources`: events are
+/// the busiest type and never own anything, and their TTL removes them anyway.
+fn ignored(ar: &ApiResource) -> bool {
+    ar.plural == "events" && (ar.group.is_empty() || ar.group == "events.k8s.io")
+}
 const ORPHAN: &str = "orphan";
 
 #[derive(Clone, Debug)]
@@ -96,7 +102,10 @@ pub async fn run(client: Client, cancel: CancellationToken) {
             loop {
                 match served(&client).await {
                     Ok(types) => {
-                        for t in types.into_iter().filter(|t| t.supports("delete")) {
+                        for t in types
+                            .into_iter()
+                            .filter(|t| t.supports("delete") && !ignored(&t.resource))
+                        {
                             let key = type_key(&t.resource);
                             let new = graph
                                 .lock()
@@ -405,5 +414,32 @@ async fn remove_finalizer(
         Ok(_) => Ok(()),
         Err(e) if is_not_found(&e) => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ar(group: &str, plural: &str) -> ApiResource {
+        ApiResource {
+            group: group.into(),
+            version: "v1".into(),
+            api_version: if group.is_empty() {
+                "v1".into()
+            } else {
+                format!("{group}/v1")
+            },
+            kind: "X".into(),
+            plural: plural.into(),
+        }
+    }
+
+    #[test]
+    fn events_are_not_watched() {
+        assert!(ignored(&ar("", "events")));
+        assert!(ignored(&ar("events.k8s.io", "events")));
+        assert!(!ignored(&ar("", "pods")));
+        assert!(!ignored(&ar("example.com", "events")));
     }
 }

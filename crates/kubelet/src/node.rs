@@ -346,8 +346,13 @@ async fn update_status(agent: &Agent) -> anyhow::Result<()> {
 }
 
 async fn renew_lease(agent: &Agent) -> anyhow::Result<()> {
-    let api: Api<Lease> = Api::namespaced(agent.client.clone(), "kube-node-lease");
-    let name = &agent.config.node_name;
+    renew_lease_of(&agent.client, &agent.config.node_name).await
+}
+
+/// Renews node `name`'s Lease with a merge patch of its spec (no read first), creating it,
+/// owned by the Node, when it does not exist yet. Simulated nodes renew the same way.
+pub(crate) async fn renew_lease_of(client: &kube::Client, name: &str) -> anyhow::Result<()> {
+    let api: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
     let spec = json!({
         "holderIdentity": name,
         "leaseDurationSeconds": LEASE_DURATION_SECONDS,
@@ -363,7 +368,7 @@ async fn renew_lease(agent: &Agent) -> anyhow::Result<()> {
     match patched {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if e.code == 404 => {
-            let node: Api<Node> = Api::all(agent.client.clone());
+            let node: Api<Node> = Api::all(client.clone());
             let owner = node.get(name).await?;
             let lease: Lease = serde_json::from_value(json!({
                 "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",

@@ -672,7 +672,7 @@ impl<'s> Typed<'s> {
 
     // --------------------------------------------------------------------- compare
 
-    /// Compares `lhs` (old) with `rhs` (new).
+    /// Compares `lhs` (old) with `rhs` (new), each of which has passed [`Typed::validate`].
     pub fn compare(
         &self,
         ty: &TypeRef,
@@ -699,6 +699,13 @@ impl<'s> Typed<'s> {
         cmp: &mut Comparison,
         errs: &mut Vec<ValidationError>,
     ) {
+        // Equal subtrees hold no differences. Callers validate both objects first, so
+        // walking one (most of an object, on a typical update) would only repeat that.
+        if let (Some(l), Some(r)) = (lhs, rhs) {
+            if l == r {
+                return;
+            }
+        }
         let Some(def) = resolve(self.schema, ty) else {
             errs.push(ValidationError {
                 path: path_string(path),

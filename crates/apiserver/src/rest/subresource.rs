@@ -239,11 +239,10 @@ pub async fn bind(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         }
     }
     if !ctx.query.dry_run()? {
-        ctx.srv
-            .store
-            .update(&ctx.key()?, to_stored(&pod), Some(rev))
+        let (srv, key) = (ctx.srv, ctx.key()?);
+        crate::pending::write(&*srv.store, &srv.cache, &key, pod, None, Some(rev))
             .await
-            .map_err(|e| store_error(ctx, e))?;
+            .map_err(|(e, _)| store_error(ctx, e))?;
     }
     reply(
         StatusCode::CREATED,

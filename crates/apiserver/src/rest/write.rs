@@ -1,6 +1,9 @@
 //! create, update (PUT) and patch. Every write goes through `admit` (defaults, validation) and
 //! is guarded by the revision it was computed from, so concurrent writers never lose updates.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use http::{Response, StatusCode};
 use rkube_apimachinery::status::ApiError;
 use rkube_store::Revision;
@@ -9,7 +12,7 @@ use serde_json::{json, Value};
 use super::{reply, store_error, Ctx};
 use crate::admission::{check_type, prepare_create, validate_meta};
 use crate::http::Body;
-use crate::object::{from_stored, meta_mut, to_stored};
+use crate::object::{from_stored, meta_mut};
 use crate::{defaults, patch};
 
 /// Tries of a patch against a concurrently changing object before giving up with 409.
@@ -24,7 +27,7 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
 }
 
 /// Admits and stores a new object (POST, or server-side apply of a missing object).
-async fn insert(ctx: &Ctx<'_>, mut obj: Value) -> Result<Value, ApiError> {
+async fn insert(ctx: &Ctx<'_>, mut obj: Value) -> Result<Arc<Value>, ApiError> {
     let info = ctx.rr.info;
     check_type(info, &mut obj)?;
     let ns = ctx.rr.namespace.as_deref();
@@ -68,27 +71,31 @@ async fn insert(ctx: &Ctx<'_>, mut obj: Value) -> Result<Value, ApiError> {
         .ok_or_else(|| ApiError::method_not_allowed("this resource is not stored"))?;
     if dry_run {
         crate::object::set_resource_version(&mut obj, 0);
-        return Ok(obj);
+        return Ok(Arc::new(obj));
     }
-    let stored = match crate::versions::to_storage(info, &obj) {
-        Ok(s) => ctx.srv.store.create(&key, to_stored(&s)).await,
+    let converted = match crate::versions::to_storage(info, &obj) {
+        Ok(Cow::Borrowed(_)) => None,
+        Ok(Cow::Owned(s)) => Some(s),
         Err(e) => {
             ctx.srv.release(info, &obj, None).await;
             return Err(e);
         }
     };
-    if stored.is_err() {
-        // Not stored: its reservations (if any) go now rather than at the next repair.
-        ctx.srv.release(info, &obj, None).await;
-    }
-    let kv = stored.map_err(|e| match e {
-        rkube_store::StoreError::AlreadyExists { .. } => {
-            ApiError::already_exists(info.group, info.plural, &name)
+    let srv = ctx.srv;
+    match crate::pending::write(&*srv.store, &srv.cache, &key, obj, converted.as_ref(), None).await
+    {
+        Ok(created) => Ok(created),
+        Err((e, obj)) => {
+            // Not stored: its reservations (if any) go now rather than at the next repair.
+            srv.release(info, &obj, None).await;
+            Err(match e {
+                rkube_store::StoreError::AlreadyExists { .. } => {
+                    ApiError::already_exists(info.group, info.plural, &name)
+                }
+                other => store_error(ctx, other),
+            })
         }
-        other => store_error(ctx, other),
-    })?;
-    crate::object::set_resource_version(&mut obj, kv.mod_revision);
-    Ok(obj)
+    }
 }
 
 /// The current object and its revision.
@@ -199,13 +206,13 @@ async fn commit(
     old: &Value,
     mut new: Value,
     rev: Revision,
-) -> Result<Value, ApiError> {
+) -> Result<Arc<Value>, ApiError> {
     let name = ctx.rr.name.clone().unwrap_or_default();
     validate_meta(ctx.rr.info, &new, &name)?;
     // An update that changes nothing is not written (no new resourceVersion, no event), as
     // upstream's storage does.
     if crate::object::same_stored(old, &new) {
-        return Ok(old.clone());
+        return Ok(Arc::new(old.clone()));
     }
     let key = ctx.key()?;
     let deleting = crate::object::meta(&new).is_some_and(|m| m.contains_key("deletionTimestamp"));
@@ -214,7 +221,7 @@ async fn commit(
         .and_then(Value::as_array)
         .is_some_and(|f| !f.is_empty());
     if ctx.query.dry_run()? {
-        return Ok(new);
+        return Ok(Arc::new(new));
     }
     // As upstream's ShouldDeleteDuringUpdate: only an object whose grace period is over
     // (0) goes with its last finalizer; a pod still terminating gracefully is removed by the
@@ -232,18 +239,25 @@ async fn commit(
             .map_err(|e| store_error(ctx, e))?;
         ctx.srv.release(ctx.rr.info, old, None).await;
         crate::object::set_resource_version(&mut new, d.revision);
-        return Ok(new);
+        return Ok(Arc::new(new));
     }
-    let stored = to_stored(crate::versions::to_storage(ctx.rr.info, &new)?.as_ref());
-    let kv = ctx
-        .srv
-        .store
-        .update(&key, stored, Some(rev))
-        .await
-        .map_err(|e| store_error(ctx, e))?;
-    ctx.srv.release(ctx.rr.info, old, Some(&new)).await;
-    crate::object::set_resource_version(&mut new, kv.mod_revision);
-    Ok(new)
+    let converted = match crate::versions::to_storage(ctx.rr.info, &new)? {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(s) => Some(s),
+    };
+    let srv = ctx.srv;
+    let saved = crate::pending::write(
+        &*srv.store,
+        &srv.cache,
+        &key,
+        new,
+        converted.as_ref(),
+        Some(rev),
+    )
+    .await
+    .map_err(|(e, _)| store_error(ctx, e))?;
+    srv.release(ctx.rr.info, old, Some(&saved)).await;
+    Ok(saved)
 }
 
 pub async fn update(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {

@@ -342,12 +342,15 @@ impl NodeLifecycleController {
         let Some(cached) = self.nodes.get("", name) else {
             return Ok(());
         };
-        let policy = {
+        let policy_for = |node: &Node| {
+            if !taints::depends_on_zones(node) {
+                return taints::NoExecutePolicy::Apply;
+            }
             let zones = taints::zone_states(self.nodes.list_all().iter().map(|n| n.as_ref()));
-            taints::no_execute_policy(&zones, &taints::zone_key(&cached))
+            taints::no_execute_policy(&zones, &taints::zone_key(node))
         };
         let now = jiff::Timestamp::now();
-        if taints::reconcile(&cached, policy, now).is_none() {
+        if taints::reconcile(&cached, policy_for(&cached), now).is_none() {
             return Ok(());
         }
         // Decide again on the live object: the update must not undo someone else's change.
@@ -355,7 +358,7 @@ impl NodeLifecycleController {
         let Some(mut node) = api.get_opt(name).await.context("reading node")? else {
             return Ok(());
         };
-        let Some(new) = taints::reconcile(&node, policy, now) else {
+        let Some(new) = taints::reconcile(&node, policy_for(&node), now) else {
             return Ok(());
         };
         let summary: Vec<String> = new

@@ -150,6 +150,22 @@ fn taint(key: &str, effect: &str, added: Option<Timestamp>) -> Taint {
     }
 }
 
+/// Whether the zones' states can change what [`reconcile`] does to this node: only for a
+/// node that is not ready or still carries a not-ready/unreachable NoExecute taint. Healthy
+/// nodes (nearly all, and each reports every few seconds) skip counting every node's zone.
+pub fn depends_on_zones(node: &Node) -> bool {
+    matches!(ready_status(node), Some("False") | Some("Unknown"))
+        || node
+            .spec
+            .as_ref()
+            .and_then(|s| s.taints.as_ref())
+            .is_some_and(|ts| ts.iter().any(is_controller_no_execute))
+}
+
+fn is_controller_no_execute(t: &Taint) -> bool {
+    t.effect == "NoExecute" && (t.key == NOT_READY || t.key == UNREACHABLE)
+}
+
 /// The node's taints with the controller's ones brought up to date, or `None` when they
 /// already are. Taints of others are kept as they are; a NoExecute taint that stays keeps
 /// its `timeAdded` (eviction deadlines count from it).
@@ -166,7 +182,7 @@ pub fn reconcile(node: &Node, policy: NoExecutePolicy, now: Timestamp) -> Option
         (_, Some("Unknown")) => Some(UNREACHABLE),
         _ => None,
     };
-    let is_ne = |t: &Taint| t.effect == "NoExecute" && (t.key == NOT_READY || t.key == UNREACHABLE);
+    let is_ne = is_controller_no_execute;
     let had_ne = current.iter().any(is_ne);
     let mut out: Vec<Taint> = current
         .iter()
@@ -271,6 +287,36 @@ mod tests {
         let t = reconcile(&kept, NoExecutePolicy::Apply, Timestamp::now()).unwrap();
         let ne = t.iter().find(|t| t.effect == "NoExecute").unwrap();
         assert_eq!(ne.time_added, Some(Time(then)));
+    }
+
+    #[test]
+    fn zones_matter_only_for_unhealthy_or_tainted_nodes() {
+        let now = Timestamp::now();
+        let policies = [
+            NoExecutePolicy::Apply,
+            NoExecutePolicy::KeepOnly,
+            NoExecutePolicy::RemoveAll,
+        ];
+        let ne = |k| taint(k, "NoExecute", Some(now));
+        let cases = [
+            node("True", vec![]),
+            node("True", vec![taint("dedicated", "NoSchedule", None)]),
+            node("True", vec![taint(UNREACHABLE, "NoSchedule", None)]),
+            node("True", vec![ne(UNREACHABLE)]),
+            node("False", vec![]),
+            node("Unknown", vec![ne(NOT_READY)]),
+            Node::default(),
+        ];
+        for n in &cases {
+            let results: Vec<_> = policies.iter().map(|p| reconcile(n, *p, now)).collect();
+            let same = results.iter().all(|r| *r == results[0]);
+            if !depends_on_zones(n) {
+                assert!(same, "policy changed the outcome for {n:?}");
+            }
+        }
+        assert!(!depends_on_zones(&cases[0]));
+        assert!(depends_on_zones(&cases[3]));
+        assert!(depends_on_zones(&cases[4]));
     }
 
     #[test]
