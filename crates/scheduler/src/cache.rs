@@ -28,6 +28,8 @@ pub struct Cache {
     nominated_node: HashMap<String, String>,
     /// Labels of every namespace, for affinity terms' namespace selectors.
     pub namespaces: Namespaces,
+    /// PodDisruptionBudgets, which preemption tries not to break.
+    pub budgets: crate::disruption::Budgets,
     /// Pods in the cluster with required anti-affinity: when zero, the inter-pod affinity
     /// filter has nothing to check for pods without affinity of their own.
     pods_with_required_anti_affinity: usize,

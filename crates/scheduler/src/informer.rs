@@ -1,4 +1,4 @@
-//! Watches of Pods, Nodes and Namespaces (kube-runtime watchers with backoff), turned into
+//! Watches of Pods, Nodes, Namespaces and PodDisruptionBudgets (kube-runtime watchers with backoff), turned into
 //! messages for the scheduling loop. A (re)list is delivered as one `*Synced` message with
 //! every object, so the loop can drop what disappeared while the watch was down.
 
@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::serde::de::DeserializeOwned;
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
@@ -15,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
+use crate::disruption::Budget;
 use crate::node::NodeData;
 use crate::pod::PodInfo;
 use crate::selector::Labels;
@@ -30,6 +32,9 @@ pub enum Msg {
     Namespace(String, Labels),
     NamespaceDeleted(String),
     NamespacesSynced(Vec<(String, Labels)>),
+    Budget(String, Budget),
+    BudgetDeleted(String),
+    BudgetsSynced(Vec<(String, Budget)>),
 }
 
 /// Runs one watcher, converting objects with `conv` into messages.
@@ -88,7 +93,16 @@ fn ns_entry(n: &Namespace) -> (String, Labels) {
     )
 }
 
-/// Starts the three watches; messages arrive on the returned receiver.
+fn budget_entry(b: &PodDisruptionBudget) -> (String, Budget) {
+    let key = format!(
+        "{}/{}",
+        b.metadata.namespace.as_deref().unwrap_or_default(),
+        b.metadata.name.as_deref().unwrap_or_default()
+    );
+    (key, Budget::from_pdb(b))
+}
+
+/// Starts the watches; messages arrive on the returned receiver.
 pub fn start(client: &Client, cancel: &CancellationToken) -> mpsc::UnboundedReceiver<Msg> {
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(watch(
@@ -108,6 +122,15 @@ pub fn start(client: &Client, cancel: &CancellationToken) -> mpsc::UnboundedRece
         Msg::Node,
         |n: NodeData| Msg::NodeDeleted(n.name),
         Msg::NodesSynced,
+    ));
+    tokio::spawn(watch(
+        Api::<PodDisruptionBudget>::all(client.clone()),
+        tx.clone(),
+        cancel.clone(),
+        budget_entry,
+        |(k, b)| Msg::Budget(k, b),
+        |(k, _)| Msg::BudgetDeleted(k),
+        Msg::BudgetsSynced,
     ));
     tokio::spawn(watch(
         Api::<Namespace>::all(client.clone()),

@@ -20,6 +20,7 @@
 pub mod algorithm;
 pub mod api;
 pub mod cache;
+pub mod disruption;
 pub mod fit_error;
 mod informer;
 pub use rkube_leader as leader;

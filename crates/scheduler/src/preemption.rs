@@ -6,7 +6,9 @@
 //! not stop it fitting. Among the candidate nodes pick, in upstream's order: the lowest
 //! highest-victim priority, the lowest sum of victim priorities, the fewest victims, the
 //! latest start of the highest-priority victims, then the first.
-//! PodDisruptionBudgets are not consulted (upstream only prefers not violating them).
+//! PodDisruptionBudgets are a preference, as upstream: victims that would break a budget
+//! are kept back first, and the node whose victims break the fewest budgets wins before
+//! every other criterion.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -39,13 +41,24 @@ fn more_important(a: &PodInfo, b: &PodInfo) -> std::cmp::Ordering {
         .then_with(|| a.started_us.cmp(&b.started_us))
 }
 
-/// The minimal set of victims on one node, or why there is none.
+/// A node where preemption would make the pod fit.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    pub node: String,
+    /// Most important first.
+    pub victims: Vec<Arc<PodInfo>>,
+    /// How many victims would break a PodDisruptionBudget.
+    pub violations: usize,
+}
+
+/// The minimal set of victims on one node, and how many of them break a budget, or why
+/// there is none.
 pub fn select_victims(
     cache: &Cache,
     pod: &PodInfo,
     state: &CycleState,
     info: &NodeInfo,
-) -> Result<Vec<Arc<PodInfo>>, Status> {
+) -> Result<(Vec<Arc<PodInfo>>, usize), Status> {
     let Some(node) = info.node.as_deref() else {
         return Err(Status::unresolvable(NOT_HELPFUL));
     };
@@ -67,17 +80,24 @@ pub fn select_victims(
     }
     filter_node(pod, &st, &without, cache)?;
     potential.sort_by(|a, b| more_important(a, b));
+    // Pods whose deletion would break a budget are reprieved first.
+    let breaks = crate::disruption::violations(&cache.budgets, potential.iter().map(|p| &**p));
+    let (violating, other): (Vec<_>, Vec<_>) =
+        potential.into_iter().zip(breaks).partition(|(_, b)| *b);
     let mut victims = Vec::new();
-    for p in potential {
+    let mut violations = 0;
+    for (p, breaks) in violating.into_iter().chain(other) {
         without.add_pod(p.clone());
         st.update(pod, &p, node, ns, 1);
         if filter_node(pod, &st, &without, cache).is_err() {
             without.remove_pod(&p.uid);
             st.update(pod, &p, node, ns, -1);
+            violations += usize::from(breaks);
             victims.push(p);
         }
     }
-    Ok(victims)
+    victims.sort_by(|a, b| more_important(a, b));
+    Ok((victims, violations))
 }
 
 /// Whether the pod may preempt at all (upstream's `PodEligibleToPreemptOthers`).
@@ -115,7 +135,7 @@ pub fn preempt(cache: &Cache, pod: &PodInfo, fit: &FitError) -> Result<Preemptio
     let state = CycleState::new(pod, cache);
     let nodes = cache.nodes();
     let want = (nodes.len() / 10).max(MIN_CANDIDATES);
-    let mut candidates: Vec<(String, Vec<Arc<PodInfo>>)> = Vec::new();
+    let mut candidates: Vec<Candidate> = Vec::new();
     let mut failures: Vec<(String, Status)> = Vec::new();
     for info in nodes {
         let name = info.name();
@@ -130,7 +150,11 @@ pub fn preempt(cache: &Cache, pod: &PodInfo, fit: &FitError) -> Result<Preemptio
             continue;
         }
         match select_victims(cache, pod, &state, info) {
-            Ok(v) => candidates.push((name.to_string(), v)),
+            Ok((victims, violations)) => candidates.push(Candidate {
+                node: name.to_string(),
+                victims,
+                violations,
+            }),
             Err(s) => failures.push((name.to_string(), s)),
         }
     }
@@ -143,21 +167,26 @@ pub fn preempt(cache: &Cache, pod: &PodInfo, fit: &FitError) -> Result<Preemptio
         return Err(format!("preemption: {}", e.message()));
     }
     let best = pick_one(&candidates);
-    let (node, victims) = candidates.swap_remove(best);
-    Ok(Preemption { node, victims })
+    let c = candidates.swap_remove(best);
+    Ok(Preemption {
+        node: c.node,
+        victims: c.victims,
+    })
 }
 
-/// Upstream's `pickOneNodeForPreemption` without the PDB criterion.
-pub fn pick_one(candidates: &[(String, Vec<Arc<PodInfo>>)]) -> usize {
-    if let Some(i) = candidates.iter().position(|(_, v)| v.is_empty()) {
+/// Upstream's `pickOneNodeForPreemption`.
+pub fn pick_one(candidates: &[Candidate]) -> usize {
+    if let Some(i) = candidates.iter().position(|c| c.victims.is_empty()) {
         return i;
     }
     let mut idx: Vec<usize> = (0..candidates.len()).collect();
+    let violations = idx.iter().map(|&i| candidates[i].violations).min();
+    idx.retain(|&i| Some(candidates[i].violations) == violations);
     let keep_min = |idx: &mut Vec<usize>, key: &dyn Fn(&[Arc<PodInfo>]) -> i64| {
-        let Some(min) = idx.iter().map(|&i| key(&candidates[i].1)).min() else {
+        let Some(min) = idx.iter().map(|&i| key(&candidates[i].victims)).min() else {
             return;
         };
-        idx.retain(|&i| key(&candidates[i].1) == min);
+        idx.retain(|&i| key(&candidates[i].victims) == min);
     };
     // Victims are sorted most important first.
     keep_min(&mut idx, &|v: &[Arc<PodInfo>]| {
@@ -248,6 +277,44 @@ mod tests {
         place(&mut c, p("b", 10, 4000, 1), "n2");
         let r = run(&c, &p("hi", 100, 1000, 0));
         assert_eq!(r.map(|r| r.node).ok().as_deref(), Some("n2"));
+    }
+
+    fn guarded(mut pod: PodInfo) -> PodInfo {
+        pod.labels.insert("app".into(), "guarded".into());
+        pod
+    }
+
+    #[test]
+    fn disruption_budgets_are_kept_when_possible() {
+        let mut c = Cache::new();
+        c.budgets.insert(
+            "default/b".into(),
+            crate::disruption::tests::budget("default", "guarded", 0, &[]),
+        );
+        c.upsert_node(node("n1", &[]));
+        // On one node, either pod is enough; the budget keeps the guarded (lower
+        // priority) one.
+        place(&mut c, guarded(p("g", 1, 2000, 1)), "n1");
+        place(&mut c, p("f", 5, 2000, 1), "n1");
+        let r = run(&c, &p("hi", 100, 2000, 0)).unwrap();
+        let names: Vec<&str> = r.victims.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(names, vec!["f"]);
+        // Across nodes: fewer broken budgets beats lower victim priority.
+        let mut c = Cache::new();
+        c.budgets.insert(
+            "default/b".into(),
+            crate::disruption::tests::budget("default", "guarded", 0, &[]),
+        );
+        c.upsert_node(node("n1", &[]));
+        c.upsert_node(node("n2", &[]));
+        place(&mut c, guarded(p("g", 1, 4000, 1)), "n1");
+        place(&mut c, p("f", 50, 4000, 1), "n2");
+        let r = run(&c, &p("hi", 100, 1000, 0)).unwrap();
+        assert_eq!(r.node, "n2");
+        // When only a budget-breaking victim helps, it is still taken.
+        c.remove_node("n2");
+        let r = run(&c, &p("hi", 100, 1000, 0)).unwrap();
+        assert_eq!(r.node, "n1");
     }
 
     #[test]

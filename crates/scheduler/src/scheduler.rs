@@ -199,6 +199,13 @@ impl Loop {
                 self.cache.namespaces.remove(&n);
             }
             Msg::NamespacesSynced(all) => self.cache.namespaces = all.into_iter().collect(),
+            Msg::Budget(key, b) => {
+                self.cache.budgets.insert(key, b);
+            }
+            Msg::BudgetDeleted(key) => {
+                self.cache.budgets.remove(&key);
+            }
+            Msg::BudgetsSynced(all) => self.cache.budgets = all.into_iter().collect(),
         }
     }
 
