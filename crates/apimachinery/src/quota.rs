@@ -132,6 +132,142 @@ pub fn usage(group: &str, plural: &str, obj: &Value) -> Usage {
     u
 }
 
+/// A quota's scope requirements: `spec.scopes` (each as `Exists`) and
+/// `spec.scopeSelector.matchExpressions`, as (scope, operator, values).
+fn scope_requirements(quota: &Value) -> Vec<(&str, &str, Vec<&str>)> {
+    let spec = quota.get("spec");
+    let mut out: Vec<(&str, &str, Vec<&str>)> = spec
+        .and_then(|s| s.get("scopes"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|s| (s, "Exists", Vec::new()))
+        .collect();
+    for e in spec
+        .and_then(|s| s.pointer("/scopeSelector/matchExpressions"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let values = e
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        out.push((
+            e.get("scopeName").and_then(Value::as_str).unwrap_or(""),
+            e.get("operator").and_then(Value::as_str).unwrap_or(""),
+            values,
+        ));
+    }
+    out
+}
+
+/// Whether the quota has scopes (`spec.scopes` or `spec.scopeSelector`).
+pub fn is_scoped(quota: &Value) -> bool {
+    !scope_requirements(quota).is_empty()
+}
+
+/// Whether the quota counts `obj` (of `plural` in API group `group`): a quota without
+/// scopes counts every object; scopes select pods only, so other kinds never fall under a
+/// scoped quota (upstream's `MatchesNoScopeFunc`).
+pub fn in_scope(quota: &Value, group: &str, plural: &str, obj: &Value) -> bool {
+    let reqs = scope_requirements(quota);
+    if reqs.is_empty() {
+        return true;
+    }
+    if !group.is_empty() || plural != "pods" {
+        return false;
+    }
+    reqs.iter()
+        .all(|(scope, op, values)| pod_in_scope(obj, scope, op, values))
+}
+
+/// Upstream's `podMatchesScopeFunc`.
+fn pod_in_scope(pod: &Value, scope: &str, op: &str, values: &[&str]) -> bool {
+    let spec = pod.get("spec");
+    match scope {
+        "Terminating" => spec
+            .and_then(|s| s.get("activeDeadlineSeconds"))
+            .and_then(Value::as_i64)
+            .is_some_and(|d| d >= 0),
+        "NotTerminating" => spec
+            .and_then(|s| s.get("activeDeadlineSeconds"))
+            .and_then(Value::as_i64)
+            .is_none_or(|d| d < 0),
+        "BestEffort" => best_effort(pod),
+        "NotBestEffort" => !best_effort(pod),
+        "PriorityClass" => {
+            let class = spec
+                .and_then(|s| s.get("priorityClassName"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            // The class is matched as a label that is always present (maybe empty).
+            match op {
+                "Exists" => !class.is_empty(),
+                "In" => values.contains(&class),
+                "NotIn" => !values.contains(&class),
+                _ => false,
+            }
+        }
+        "CrossNamespacePodAffinity" => cross_namespace_affinity(pod),
+        _ => false,
+    }
+}
+
+/// QoS class BestEffort: no container or init container requests or limits CPU or memory.
+fn best_effort(pod: &Value) -> bool {
+    let spec = pod.get("spec");
+    ["containers", "initContainers"]
+        .iter()
+        .flat_map(|k| {
+            spec.and_then(|s| s.get(*k))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+        })
+        .all(|c| {
+            ["requests", "limits"].iter().all(|f| {
+                c.pointer(&format!("/resources/{f}"))
+                    .and_then(Value::as_object)
+                    .is_none_or(|m| !m.contains_key("cpu") && !m.contains_key("memory"))
+            })
+        })
+}
+
+/// Whether a pod (anti-)affinity term names other namespaces or selects them.
+fn cross_namespace_affinity(pod: &Value) -> bool {
+    let Some(aff) = pod.pointer("/spec/affinity") else {
+        return false;
+    };
+    let term = |t: &Value| {
+        t.get("namespaceSelector").is_some_and(|s| !s.is_null())
+            || t.get("namespaces")
+                .and_then(Value::as_array)
+                .is_some_and(|n| !n.is_empty())
+    };
+    ["podAffinity", "podAntiAffinity"].iter().any(|k| {
+        let Some(a) = aff.get(*k) else { return false };
+        let required = a
+            .get("requiredDuringSchedulingIgnoredDuringExecution")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(term);
+        let preferred = a
+            .get("preferredDuringSchedulingIgnoredDuringExecution")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|w| w.get("podAffinityTerm"))
+            .any(term);
+        required || preferred
+    })
+}
+
 /// The quota resources a pod must state for every container when a quota limits them
 /// (upstream: "must specify limits.cpu"): the pod's containers lacking one of them.
 pub fn missing_pod_resources(pod: &Value, hard: &[&str]) -> Vec<String> {
@@ -182,6 +318,94 @@ pub fn format(resource: &str, milli: i128) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn scopes_select_pods() {
+        let best_effort = json!({"spec": {"containers": [{"name": "c"}]}});
+        let burstable = json!({"spec": {"containers": [
+            {"name": "c", "resources": {"requests": {"cpu": "100m"}}}]}});
+        let deadline = json!({"spec": {"activeDeadlineSeconds": 30, "priorityClassName": "high",
+            "containers": [{"name": "c"}]}});
+        let cross = json!({"spec": {"containers": [{"name": "c"}], "affinity": {"podAntiAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 1, "podAffinityTerm": {
+                "topologyKey": "k", "namespaceSelector": {}}}]}}}});
+        let scoped = |scopes: Value| json!({"spec": {"hard": {"pods": "1"}, "scopes": scopes}});
+        let q = scoped(json!(["BestEffort"]));
+        assert!(in_scope(&q, "", "pods", &best_effort));
+        assert!(!in_scope(&q, "", "pods", &burstable));
+        assert!(
+            !in_scope(&q, "", "configmaps", &json!({})),
+            "only pods have scopes"
+        );
+        let q = scoped(json!(["NotBestEffort", "NotTerminating"]));
+        assert!(in_scope(&q, "", "pods", &burstable));
+        assert!(!in_scope(&q, "", "pods", &deadline));
+        assert!(in_scope(
+            &scoped(json!(["Terminating"])),
+            "",
+            "pods",
+            &deadline
+        ));
+        assert!(in_scope(
+            &scoped(json!(["CrossNamespacePodAffinity"])),
+            "",
+            "pods",
+            &cross
+        ));
+        assert!(!in_scope(
+            &scoped(json!(["CrossNamespacePodAffinity"])),
+            "",
+            "pods",
+            &best_effort
+        ));
+        let by_class = |op: &str, values: Value| {
+            json!({"spec": {"hard": {"pods": "1"}, "scopeSelector": {"matchExpressions": [
+                {"scopeName": "PriorityClass", "operator": op, "values": values}]}}})
+        };
+        assert!(in_scope(
+            &by_class("In", json!(["high"])),
+            "",
+            "pods",
+            &deadline
+        ));
+        assert!(!in_scope(
+            &by_class("In", json!(["high"])),
+            "",
+            "pods",
+            &best_effort
+        ));
+        assert!(in_scope(
+            &by_class("NotIn", json!(["high"])),
+            "",
+            "pods",
+            &best_effort
+        ));
+        assert!(in_scope(
+            &by_class("Exists", json!(null)),
+            "",
+            "pods",
+            &deadline
+        ));
+        assert!(!in_scope(
+            &by_class("Exists", json!(null)),
+            "",
+            "pods",
+            &best_effort
+        ));
+        assert!(!in_scope(
+            &by_class("DoesNotExist", json!(null)),
+            "",
+            "pods",
+            &best_effort
+        ));
+        // No scopes: everything counts.
+        assert!(in_scope(
+            &json!({"spec": {"hard": {}}}),
+            "apps",
+            "deployments",
+            &json!({})
+        ));
+    }
 
     #[test]
     fn pods_count_requests_limits_and_init_containers() {

@@ -310,6 +310,12 @@ mod tests {
             .await
             .unwrap();
         let rv = rv_of(&created);
+        // (A second write to a key before the cache has seen the first is decoded.)
+        cache
+            .wait_for(rv, std::time::Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(Arc::ptr_eq(&cache.get(key).unwrap(), &created));
         let mut next = (*created).clone();
         next["spec"]["x"] = json!(2);
         let updated = write(&*store, &cache, key, next, None, Some(rv))

@@ -1,5 +1,6 @@
 //! ResourceQuota admission (upstream's ResourceQuota plugin): a create is refused when it
-//! would take a namespace past any of its quotas' `hard` amounts, or when a quota limits
+//! would take a namespace past any of its quotas' `hard` amounts (a quota with scopes
+//! counting only the pods they select), or when a quota limits
 //! CPU or memory and the pod does not state them. Creates in one namespace are admitted
 //! one at a time, each against the store's latest state, so two racing creates cannot both
 //! take the last unit.
@@ -8,7 +9,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use rkube_apimachinery::quantity::parse_milli;
-use rkube_apimachinery::quota::{format, missing_pod_resources, pod_counts, usage, Usage};
+use rkube_apimachinery::quota::{
+    format, in_scope, is_scoped, missing_pod_resources, pod_counts, usage, Usage,
+};
 use rkube_apimachinery::registry::ResourceInfo;
 use rkube_apimachinery::status::ApiError;
 use serde_json::Value;
@@ -30,14 +33,17 @@ impl Locks {
     }
 }
 
-/// Usage of every object of `info`'s kind in `ns`.
-fn namespace_usage(srv: &ApiServer, info: &ResourceInfo, ns: &str) -> Usage {
+/// Usage of the objects of `info`'s kind in `ns` that `quota` counts.
+fn namespace_usage(srv: &ApiServer, info: &ResourceInfo, ns: &str, quota: &Value) -> Usage {
     let mut total = Usage::new();
     let Some(prefix) = info.storage_key(Some(ns), "") else {
         return total;
     };
     for obj in srv.cache.list(&prefix, &|_| true).items {
         if info.plural == "pods" && info.group.is_empty() && !pod_counts(&obj) {
+            continue;
+        }
+        if !in_scope(quota, info.group, info.plural, &obj) {
             continue;
         }
         for (k, v) in usage(info.group, info.plural, &obj) {
@@ -67,11 +73,22 @@ pub(crate) async fn admit(
         .wait_fresh()
         .await
         .map_err(|e| ApiError::internal(format!("quota: {e:?}")))?;
-    let used = namespace_usage(srv, info, ns);
     let subject = format!("{} {name:?}", info.plural);
     let mut quotas = quotas.items;
     quotas.sort_by_key(|q| crate::object::name(q).unwrap_or("").to_string());
+    // Unscoped quotas all count the same objects: their usage is summed once.
+    let mut unscoped: Option<Usage> = None;
     for q in &quotas {
+        if !in_scope(q, info.group, info.plural, obj) {
+            continue;
+        }
+        let scoped;
+        let used = if is_scoped(q) {
+            scoped = namespace_usage(srv, info, ns, q);
+            &scoped
+        } else {
+            unscoped.get_or_insert_with(|| namespace_usage(srv, info, ns, q))
+        };
         let qname = crate::object::name(q).unwrap_or("");
         let hard: Vec<(String, i128)> = q
             .pointer("/spec/hard")

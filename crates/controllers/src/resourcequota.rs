@@ -1,6 +1,6 @@
 //! The resource quota controller: keeps each ResourceQuota's `status.hard` (a copy of the
 //! spec) and `status.used` (what the namespace's objects use, by the same rules the API
-//! server's admission counts with) current. Pod and quota changes sync at once; other
+//! server's admission counts with, scopes included) current. Pod and quota changes sync at once; other
 //! counted kinds are caught by a periodic full resync, as upstream's is.
 
 use std::collections::BTreeSet;
@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{Pod, ResourceQuota};
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::{Client, ResourceExt};
-use rkube_apimachinery::quota::{format, pod_counts, usage, Usage};
+use rkube_apimachinery::quota::{format, in_scope, pod_counts, usage, Usage};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
@@ -151,7 +151,8 @@ impl ResourceQuotaController {
                     .unwrap_or_default()
             })
             .collect();
-        let mut used = Usage::new();
+        // Every counted object with its usage; each quota sums those its scopes select.
+        let mut objects: Vec<(&str, &str, Value, Usage)> = Vec::new();
         for (group, version, kind, plural) in COUNTED {
             if !names.iter().any(|n| counts(n, group, plural)) {
                 continue;
@@ -164,9 +165,8 @@ impl ResourceQuotaController {
                 if *plural == "pods" && !pod_counts(&v) {
                     continue;
                 }
-                for (k, n) in usage(group, plural, &v) {
-                    *used.entry(k).or_insert(0) += n;
-                }
+                let u = usage(group, plural, &v);
+                objects.push((group, plural, v, u));
             }
         }
         let api: Api<ResourceQuota> = Api::namespaced(self.client.clone(), ns);
@@ -176,6 +176,16 @@ impl ResourceQuotaController {
                 .as_ref()
                 .and_then(|s| s.hard.clone())
                 .unwrap_or_default();
+            let quota = serde_json::to_value(&*q).unwrap_or_default();
+            let mut used = Usage::new();
+            for (group, plural, obj, u) in &objects {
+                if !in_scope(&quota, group, plural, obj) {
+                    continue;
+                }
+                for (k, n) in u {
+                    *used.entry(k.clone()).or_insert(0) += n;
+                }
+            }
             let mut status_used = serde_json::Map::new();
             for k in hard.keys() {
                 let v = used.get(k).copied().unwrap_or(0);

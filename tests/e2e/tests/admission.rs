@@ -1,5 +1,6 @@
 //! LimitRange and ResourceQuota admission with real kubectl: defaults filled in, limits
-//! enforced with upstream's messages, quotas counted (and shown in status) and enforced.
+//! enforced with upstream's messages, quotas (scoped ones too) counted, shown in status and
+//! enforced.
 
 use std::time::Duration;
 
@@ -250,6 +251,45 @@ spec:
         "{}",
         r.stderr
     );
+    // A scoped quota counts and limits only the pods its scopes select.
+    apply(
+        r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: scoped}
+---
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: besteffort, namespace: scoped}
+spec:
+  hard: {pods: "1"}
+  scopes: [BestEffort]
+"#,
+    )
+    .ok();
+    let create = |yaml: String| c.kubectl_stdin(KUBECTL_1_32, &["create", "-f", "-"], &yaml);
+    create(pod("be-1", "scoped", "{}")).ok();
+    let r = create(pod("be-2", "scoped", "{}"));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("pods \"be-2\" is forbidden: exceeded quota: besteffort, requested: pods=1, used: pods=1, limited: pods=1"),
+        "{}",
+        r.stderr
+    );
+    create(pod("burstable", "scoped", "{requests: {cpu: 100m}}")).ok();
+    c.wait_until(Duration::from_secs(30), "the scoped quota's status", || {
+        c.kubectl(&[
+            "get",
+            "quota",
+            "besteffort",
+            "-n",
+            "scoped",
+            "-o",
+            "jsonpath={.status.used.pods}",
+        ])
+        .stdout
+            == "1"
+    });
     // Deleting a ConfigMap frees its count.
     c.kubectl(&["delete", "configmap", "cm-1", "-n", "counted"])
         .ok();
