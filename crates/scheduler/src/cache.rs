@@ -30,10 +30,20 @@ pub struct Cache {
     pub namespaces: Namespaces,
     /// PodDisruptionBudgets, which preemption tries not to break.
     pub budgets: crate::disruption::Budgets,
+    /// Selectors of Services and controllers, for default topology spreading.
+    pub workloads: crate::spreading::Workloads,
+    /// The cached pods by namespace and labels, per node.
+    label_groups: crate::spreading::LabelGroups,
+    /// Nodes with a zone label: with none, default spreading by zone scores nothing.
+    zoned_nodes: usize,
     /// Pods in the cluster with required anti-affinity: when zero, the inter-pod affinity
     /// filter has nothing to check for pods without affinity of their own.
     pods_with_required_anti_affinity: usize,
     pods_with_affinity: usize,
+}
+
+fn zoned(node: Option<&NodeData>) -> bool {
+    node.is_some_and(|n| n.labels.contains_key(crate::spreading::ZONE_LABEL))
 }
 
 impl Cache {
@@ -55,6 +65,16 @@ impl Cache {
         self.pod_node.keys().cloned().collect()
     }
 
+    /// Whether any node carries a zone label.
+    pub fn has_zones(&self) -> bool {
+        self.zoned_nodes > 0
+    }
+
+    /// The pods grouped by namespace and labels.
+    pub fn label_groups(&self) -> &crate::spreading::LabelGroups {
+        &self.label_groups
+    }
+
     pub fn pod_count(&self) -> usize {
         self.pod_node.len()
     }
@@ -71,7 +91,13 @@ impl Cache {
     pub fn upsert_node(&mut self, data: NodeData) {
         let name = data.name.clone();
         let data = Arc::new(data);
+        if zoned(Some(&data)) {
+            self.zoned_nodes += 1;
+        }
         if let Some(&i) = self.index.get(&name) {
+            if zoned(self.nodes[i].node.as_deref()) {
+                self.zoned_nodes -= 1;
+            }
             self.nodes[i].node = Some(data);
             return;
         }
@@ -89,6 +115,9 @@ impl Cache {
             return;
         };
         let mut info = self.nodes.swap_remove(i);
+        if zoned(info.node.as_deref()) {
+            self.zoned_nodes -= 1;
+        }
         if i < self.nodes.len() {
             let moved = self.nodes[i].name().to_string();
             self.index.insert(moved, i);
@@ -114,6 +143,7 @@ impl Cache {
             self.pods_with_required_anti_affinity += 1;
         }
         self.pod_node.insert(pod.uid.clone(), pod.node_name.clone());
+        self.label_groups.update(&pod, 1);
         let node = pod.node_name.clone();
         self.node_mut(&node).add_pod(pod);
     }
@@ -133,6 +163,7 @@ impl Cache {
             }
         };
         if let Some(p) = &removed {
+            self.label_groups.update(p, -1);
             if p.has_pod_affinity() {
                 self.pods_with_affinity -= 1;
             }

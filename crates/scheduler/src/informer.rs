@@ -1,4 +1,5 @@
-//! Watches of Pods, Nodes, Namespaces and PodDisruptionBudgets (kube-runtime watchers with backoff), turned into
+//! Watches of Pods, Nodes, Namespaces, PodDisruptionBudgets, and the Services and
+//! controllers whose selectors default topology spreading uses (kube-runtime watchers with backoff), turned into
 //! messages for the scheduling loop. A (re)list is delivered as one `*Synced` message with
 //! every object, so the loop can drop what disappeared while the watch was down.
 
@@ -6,7 +7,8 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ReplicationController, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::serde::de::DeserializeOwned;
 use kube::runtime::watcher::{self, Event};
@@ -20,6 +22,8 @@ use crate::disruption::Budget;
 use crate::node::NodeData;
 use crate::pod::PodInfo;
 use crate::selector::Labels;
+use crate::selector::Selector;
+use crate::spreading::{Kind, WorkloadKey};
 
 #[derive(Debug)]
 pub enum Msg {
@@ -35,6 +39,9 @@ pub enum Msg {
     Budget(String, Budget),
     BudgetDeleted(String),
     BudgetsSynced(Vec<(String, Budget)>),
+    Workload(WorkloadKey, Selector),
+    WorkloadDeleted(WorkloadKey),
+    WorkloadsSynced(Kind, Vec<(WorkloadKey, Selector)>),
 }
 
 /// Runs one watcher, converting objects with `conv` into messages.
@@ -102,6 +109,57 @@ fn budget_entry(b: &PodDisruptionBudget) -> (String, Budget) {
     (key, Budget::from_pdb(b))
 }
 
+fn workload_key<K: Resource>(kind: Kind, o: &K) -> WorkloadKey {
+    let m = o.meta();
+    (
+        kind,
+        m.namespace.clone().unwrap_or_default(),
+        m.name.clone().unwrap_or_default(),
+    )
+}
+
+fn service_entry(s: &Service) -> (WorkloadKey, Selector) {
+    let labels = s
+        .spec
+        .as_ref()
+        .and_then(|s| s.selector.clone())
+        .unwrap_or_default();
+    (
+        workload_key(Kind::Service, s),
+        Selector::from_labels(&labels),
+    )
+}
+
+fn replicaset_entry(r: &ReplicaSet) -> (WorkloadKey, Selector) {
+    let sel = r
+        .spec
+        .as_ref()
+        .map(|s| Selector::compile(&s.selector))
+        .unwrap_or_default();
+    (workload_key(Kind::ReplicaSet, r), sel)
+}
+
+fn statefulset_entry(s: &StatefulSet) -> (WorkloadKey, Selector) {
+    let sel = s
+        .spec
+        .as_ref()
+        .map(|s| Selector::compile(&s.selector))
+        .unwrap_or_default();
+    (workload_key(Kind::StatefulSet, s), sel)
+}
+
+fn controller_entry(r: &ReplicationController) -> (WorkloadKey, Selector) {
+    let labels = r
+        .spec
+        .as_ref()
+        .and_then(|s| s.selector.clone())
+        .unwrap_or_default();
+    (
+        workload_key(Kind::ReplicationController, r),
+        Selector::from_labels(&labels),
+    )
+}
+
 /// Starts the watches; messages arrive on the returned receiver.
 pub fn start(client: &Client, cancel: &CancellationToken) -> mpsc::UnboundedReceiver<Msg> {
     let (tx, rx) = mpsc::unbounded_channel();
@@ -131,6 +189,44 @@ pub fn start(client: &Client, cancel: &CancellationToken) -> mpsc::UnboundedRece
         |(k, b)| Msg::Budget(k, b),
         |(k, _)| Msg::BudgetDeleted(k),
         Msg::BudgetsSynced,
+    ));
+    let workload = |(k, s)| Msg::Workload(k, s);
+    let workload_deleted = |(k, _): (WorkloadKey, Selector)| Msg::WorkloadDeleted(k);
+    tokio::spawn(watch(
+        Api::<Service>::all(client.clone()),
+        tx.clone(),
+        cancel.clone(),
+        service_entry,
+        workload,
+        workload_deleted,
+        |all| Msg::WorkloadsSynced(Kind::Service, all),
+    ));
+    tokio::spawn(watch(
+        Api::<ReplicaSet>::all(client.clone()),
+        tx.clone(),
+        cancel.clone(),
+        replicaset_entry,
+        workload,
+        workload_deleted,
+        |all| Msg::WorkloadsSynced(Kind::ReplicaSet, all),
+    ));
+    tokio::spawn(watch(
+        Api::<StatefulSet>::all(client.clone()),
+        tx.clone(),
+        cancel.clone(),
+        statefulset_entry,
+        workload,
+        workload_deleted,
+        |all| Msg::WorkloadsSynced(Kind::StatefulSet, all),
+    ));
+    tokio::spawn(watch(
+        Api::<ReplicationController>::all(client.clone()),
+        tx.clone(),
+        cancel.clone(),
+        controller_entry,
+        workload,
+        workload_deleted,
+        |all| Msg::WorkloadsSynced(Kind::ReplicationController, all),
     ));
     tokio::spawn(watch(
         Api::<Namespace>::all(client.clone()),

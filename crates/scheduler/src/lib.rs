@@ -32,6 +32,7 @@ pub mod queue;
 pub mod resources;
 pub mod scheduler;
 pub mod selector;
+pub mod spreading;
 
 use kube::Client;
 use tokio_util::sync::CancellationToken;

@@ -175,6 +175,8 @@ pub struct PodInfo {
     pub preferred_affinity: Vec<(i32, AffinityTerm)>,
     pub preferred_anti_affinity: Vec<(i32, AffinityTerm)>,
     pub spread: Vec<SpreadConstraint>,
+    /// The controller ownerReference, as (API group, kind, name).
+    pub controller: Option<(String, String, String)>,
     /// The message of a PodScheduled=False condition the pod already carries.
     pub unschedulable_message: Option<String>,
 }
@@ -306,6 +308,15 @@ impl PodInfo {
                 .then(|| c.message.clone().unwrap_or_default())
         });
         let (non_zero_cpu, non_zero_mem) = pod_non_zero_requests(&spec);
+        let controller = meta
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|o| o.controller == Some(true))
+            .map(|o| {
+                let group = o.api_version.rsplit_once('/').map_or("", |(g, _)| g);
+                (group.to_string(), o.kind.clone(), o.name.clone())
+            });
         PodInfo {
             uid: meta.uid.clone().unwrap_or_default(),
             resource_version: meta.resource_version.clone().unwrap_or_default(),
@@ -336,6 +347,7 @@ impl PodInfo {
             preferred_affinity,
             preferred_anti_affinity,
             spread,
+            controller,
             unschedulable_message,
             namespace,
             labels,

@@ -206,6 +206,9 @@ impl Loop {
                 self.cache.budgets.remove(&key);
             }
             Msg::BudgetsSynced(all) => self.cache.budgets = all.into_iter().collect(),
+            Msg::Workload(key, selector) => self.cache.workloads.upsert(key, selector),
+            Msg::WorkloadDeleted(key) => self.cache.workloads.remove(&key),
+            Msg::WorkloadsSynced(kind, all) => self.cache.workloads.replace(kind, all),
         }
     }
 

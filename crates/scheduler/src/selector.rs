@@ -97,6 +97,27 @@ impl Selector {
         Selector { reqs }
     }
 
+    /// A set-based selector: every label must have its value (a Service's selector).
+    pub fn from_labels(labels: &Labels) -> Self {
+        Selector {
+            reqs: labels
+                .iter()
+                .map(|(k, v)| Requirement::In(k.clone(), vec![v.clone()]))
+                .collect(),
+        }
+    }
+
+    /// Both selectors' requirements.
+    pub fn and(mut self, other: &Selector) -> Self {
+        self.reqs.extend(other.reqs.iter().cloned());
+        self
+    }
+
+    /// No requirements: matches everything.
+    pub fn is_empty(&self) -> bool {
+        self.reqs.is_empty()
+    }
+
     /// Adds `key in (value)` requirements (topology spread's `matchLabelKeys`).
     pub fn with_requirement(mut self, r: Requirement) -> Self {
         self.reqs.push(r);

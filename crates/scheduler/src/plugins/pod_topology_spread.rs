@@ -124,19 +124,30 @@ impl FilterState {
 
 /// PreScore state for `ScheduleAnyway` constraints over the nodes that passed the filters.
 #[derive(Debug)]
-pub struct ScoreState {
+pub struct ScoreState<'a> {
     constraints: Vec<SpreadConstraint>,
     /// Matching pods per domain (not for the hostname key: counted per node when scoring).
     counts: Vec<HashMap<String, i64>>,
     weights: Vec<f64>,
     namespace: String,
+    /// The system default constraints (the pod has none of its own): nodes missing a key
+    /// are scored without that constraint rather than ignored, and the hostname counts
+    /// come from the cache's label groups.
+    system: Option<HashMap<&'a str, i64>>,
 }
 
-impl ScoreState {
-    pub fn new(pod: &PodInfo, cache: &Cache, feasible: &[&NodeInfo]) -> Option<Self> {
+impl<'a> ScoreState<'a> {
+    pub fn new(pod: &PodInfo, cache: &'a Cache, feasible: &[&NodeInfo]) -> Option<Self> {
+        if feasible.is_empty() {
+            return None;
+        }
+        if pod.spread.is_empty() {
+            let selector = cache.workloads.default_selector(pod)?;
+            return Some(Self::system_default(pod, cache, feasible, selector));
+        }
         let constraints: Vec<SpreadConstraint> =
             pod.spread.iter().filter(|c| !c.hard).cloned().collect();
-        if constraints.is_empty() || feasible.is_empty() {
+        if constraints.is_empty() {
             return None;
         }
         let mut counts = vec![HashMap::new(); constraints.len()];
@@ -184,12 +195,88 @@ impl ScoreState {
             counts,
             weights,
             namespace: pod.namespace.clone(),
+            system: None,
         })
+    }
+
+    /// Upstream's PreScore with `systemDefaulted`: every feasible node takes part, a
+    /// missing label counting as the empty domain.
+    fn system_default(
+        pod: &PodInfo,
+        cache: &'a Cache,
+        feasible: &[&NodeInfo],
+        selector: crate::selector::Selector,
+    ) -> Self {
+        let constraints =
+            crate::spreading::default_constraints(selector.clone(), cache.has_zones());
+        fn label<'n>(node: &'n NodeData, key: &str) -> &'n str {
+            node.labels.get(key).map_or("", String::as_str)
+        }
+        let mut counts = vec![HashMap::new(); constraints.len()];
+        for info in feasible {
+            let Some(node) = &info.node else { continue };
+            for (i, c) in constraints.iter().enumerate() {
+                if c.topology_key != HOSTNAME_LABEL {
+                    let v = label(node, &c.topology_key);
+                    if !counts[i].contains_key(v) {
+                        counts[i].insert(v.to_string(), 0);
+                    }
+                }
+            }
+        }
+        let weights = constraints
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let size = if c.topology_key == HOSTNAME_LABEL {
+                    feasible.len()
+                } else {
+                    counts[i].len()
+                };
+                ((size + 2) as f64).ln()
+            })
+            .collect();
+        let per_node = cache.label_groups().per_node(&pod.namespace, &selector);
+        for (name, n) in &per_node {
+            let Some(node) = cache.node(name).and_then(|i| i.node.as_deref()) else {
+                continue;
+            };
+            for (i, c) in constraints.iter().enumerate() {
+                if c.topology_key == HOSTNAME_LABEL || !included(c, pod, node) {
+                    continue;
+                }
+                if let Some(v) = counts[i].get_mut(label(node, &c.topology_key)) {
+                    *v += n;
+                }
+            }
+        }
+        ScoreState {
+            constraints,
+            counts,
+            weights,
+            namespace: pod.namespace.clone(),
+            system: Some(per_node),
+        }
     }
 
     /// `None` for nodes missing a topology key (they score 0 after normalising).
     pub fn score(&self, info: &NodeInfo) -> Option<i64> {
         let node = info.node.as_ref()?;
+        if let Some(hostname) = &self.system {
+            let mut score = 0.0;
+            for (i, c) in self.constraints.iter().enumerate() {
+                let Some(v) = node.labels.get(&c.topology_key) else {
+                    continue;
+                };
+                let cnt = if c.topology_key == HOSTNAME_LABEL {
+                    hostname.get(node.name.as_str()).copied().unwrap_or(0)
+                } else {
+                    self.counts[i].get(v).copied().unwrap_or(0)
+                };
+                score += cnt as f64 * self.weights[i] + f64::from(c.max_skew - 1);
+            }
+            return Some(score.round() as i64);
+        }
         if !has_all_keys(node, &self.constraints) {
             return None;
         }
@@ -312,6 +399,58 @@ mod tests {
         );
         q.node_selector = labels(&[("zone", "a")]);
         assert!(check(&c, &q, "a1").is_err());
+    }
+
+    #[test]
+    fn system_defaults_spread_a_replicasets_pods() {
+        use crate::selector::Selector;
+        use crate::spreading::Kind;
+        let mut c = Cache::new();
+        for (n, zone) in [
+            ("n1", Some("a")),
+            ("n2", Some("a")),
+            ("n3", Some("b")),
+            ("n4", None),
+        ] {
+            let mut labels = vec![(HOSTNAME_LABEL, n)];
+            if let Some(z) = zone {
+                labels.push((crate::spreading::ZONE_LABEL, z));
+            }
+            c.upsert_node(node(n, &labels));
+        }
+        c.workloads.upsert(
+            (Kind::ReplicaSet, "default".into(), "web-1".into()),
+            Selector::from_labels(&labels(&[("app", "web")])),
+        );
+        let sibling = |name: &str, node: &str| {
+            let mut p = pod(name, &[("app", "web")]);
+            p.node_name = node.into();
+            p.controller = Some(("apps".into(), "ReplicaSet".into(), "web-1".into()));
+            Arc::new(p)
+        };
+        for (i, n) in ["n1", "n1", "n2"].iter().enumerate() {
+            c.update_bound_pod(sibling(&format!("w{i}"), n));
+        }
+        let mut unrelated = pod("db", &[("app", "db")]);
+        unrelated.node_name = "n3".into();
+        c.update_bound_pod(Arc::new(unrelated));
+        let incoming = sibling("new", "");
+        let feasible: Vec<&NodeInfo> = c.nodes().iter().collect();
+        let Some(s) = ScoreState::new(&incoming, &c, &feasible) else {
+            panic!("a ReplicaSet's pod is spread by default")
+        };
+        let raw: Vec<Option<i64>> = feasible.iter().map(|n| s.score(n)).collect();
+        // hostname: weight ln(4+2)=1.79, skew 3 adds 2; zone (a, b, ""): ln(3+2)=1.61,
+        // skew 5 adds 4; zone a holds 3 siblings. n4 has no zone: hostname only.
+        assert_eq!(raw, vec![Some(14), Some(13), Some(6), Some(2)]);
+        let norm = normalize(&raw);
+        assert!(
+            norm[3] > norm[2] && norm[2] > norm[1] && norm[1] > norm[0],
+            "{norm:?}"
+        );
+        // A pod nothing selects is not spread.
+        let bare = pod("bare", &[("x", "y")]);
+        assert!(ScoreState::new(&bare, &c, &feasible).is_none());
     }
 
     #[test]
