@@ -1,6 +1,6 @@
 //! Watches of Pods, Nodes, Namespaces, PodDisruptionBudgets, and the Services and
-//! controllers whose selectors default topology spreading uses (kube-runtime watchers with backoff), turned into
-//! messages for the scheduling loop. A (re)list is delivered as one `*Synced` message with
+//! controllers whose selectors default topology spreading uses (kube-runtime watchers with
+//! backoff), turned into messages for the scheduling loop. A (re)list is delivered as one `*Synced` message with
 //! every object, so the loop can drop what disappeared while the watch was down.
 
 use std::fmt::Debug;
@@ -21,8 +21,7 @@ use tracing::warn;
 use crate::disruption::Budget;
 use crate::node::NodeData;
 use crate::pod::PodInfo;
-use crate::selector::Labels;
-use crate::selector::Selector;
+use crate::selector::{Labels, Selector};
 use crate::spreading::{Kind, WorkloadKey};
 
 #[derive(Debug)]
@@ -131,21 +130,19 @@ fn service_entry(s: &Service) -> (WorkloadKey, Selector) {
 }
 
 fn replicaset_entry(r: &ReplicaSet) -> (WorkloadKey, Selector) {
-    let sel = r
-        .spec
-        .as_ref()
-        .map(|s| Selector::compile(&s.selector))
-        .unwrap_or_default();
-    (workload_key(Kind::ReplicaSet, r), sel)
+    let sel = r.spec.as_ref().map(|s| &s.selector);
+    (
+        workload_key(Kind::ReplicaSet, r),
+        sel.map(Selector::compile).unwrap_or_default(),
+    )
 }
 
 fn statefulset_entry(s: &StatefulSet) -> (WorkloadKey, Selector) {
-    let sel = s
-        .spec
-        .as_ref()
-        .map(|s| Selector::compile(&s.selector))
-        .unwrap_or_default();
-    (workload_key(Kind::StatefulSet, s), sel)
+    let sel = s.spec.as_ref().map(|s| &s.selector);
+    (
+        workload_key(Kind::StatefulSet, s),
+        sel.map(Selector::compile).unwrap_or_default(),
+    )
 }
 
 fn controller_entry(r: &ReplicationController) -> (WorkloadKey, Selector) {
