@@ -29,21 +29,26 @@
 
 pub mod apply;
 pub mod builtin;
+mod engine;
+mod error;
 pub mod fieldsv1;
+mod last_applied;
 pub mod managed;
+mod object;
+mod options;
 pub mod path;
 pub mod schema;
 pub mod set;
 pub mod typed;
+mod update;
 pub mod value;
 
-pub use apply::{
-    apply, ignore_managed_fields_timestamps, record_update, record_update_owned,
-    validate_field_manager, validate_patch_options, ApplyError, ApplyOptions, Conflict,
-    LAST_APPLIED_ANNOTATION, MAX_UPDATE_MANAGERS,
-};
+pub use apply::{apply, ApplyOptions};
+pub use error::{ApplyError, Conflict};
 pub use fieldsv1::FieldsV1Error;
+pub use last_applied::LAST_APPLIED_ANNOTATION;
 pub use managed::{Managed, ManagerId, Operation, VersionedSet};
+pub use options::{validate_field_manager, validate_patch_options};
 pub use path::{Path, PathElement};
 pub use schema::{
     type_from_openapi, FieldDef, ListDef, ListType, MapDef, MapType, Rest, ScalarType, Schema,
@@ -51,3 +56,6 @@ pub use schema::{
 };
 pub use set::FieldSet;
 pub use typed::{Comparison, Typed, ValidationError, ValidationErrors};
+pub use update::{
+    ignore_managed_fields_timestamps, record_update, record_update_owned, MAX_UPDATE_MANAGERS,
+};
