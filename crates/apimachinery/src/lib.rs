@@ -13,4 +13,5 @@ pub mod selector;
 pub mod ssa;
 pub mod status;
 pub mod table;
+pub mod user;
 pub mod validation;

@@ -640,7 +640,6 @@ async fn min_ready_seconds_delays_availability() -> anyhow::Result<()> {
         Ok((ready == Some(2)).then_some(d))
     })
     .await?;
-    let ready_at = std::time::Instant::now();
     let st = d.status.clone().unwrap_or_default();
     assert_eq!(st.available_replicas.unwrap_or(0), 0, "{st:?}");
     assert_eq!(st.unavailable_replicas, Some(2));
@@ -655,13 +654,34 @@ async fn min_ready_seconds_delays_availability() -> anyhow::Result<()> {
     assert_eq!(rs_status.ready_replicas, Some(2));
     assert_eq!(rs_status.available_replicas.unwrap_or(0), 0);
 
-    // Available minReadySeconds after becoming Ready, without any other change.
+    // Available minReadySeconds after becoming Ready, without any other change. Measured
+    // on the objects' own timestamps (whole seconds), not on when the test saw them.
     let d = rolled_out(c, "dmin", "slow", 20).await?;
-    assert!(
-        ready_at.elapsed() >= Duration::from_secs(4),
-        "available after {:?}",
-        ready_at.elapsed()
-    );
     assert_eq!(condition(&d, "Available").map(|c| c.0), Some("True".into()));
+    let available_at = d
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.type_ == "Available"))
+        .and_then(|c| c.last_transition_time.as_ref())
+        .map(|t| t.0.as_second())
+        .unwrap_or(0);
+    let pods: Api<Pod> = Api::namespaced(c.clone(), "dmin");
+    let ready_at = pods
+        .list(&Default::default())
+        .await?
+        .items
+        .iter()
+        .filter_map(|p| {
+            let conds = p.status.as_ref()?.conditions.as_ref()?;
+            let ready = conds.iter().find(|c| c.type_ == "Ready")?;
+            Some(ready.last_transition_time.as_ref()?.0.as_second())
+        })
+        .max()
+        .unwrap_or(i64::MAX);
+    assert!(
+        available_at - ready_at >= 4,
+        "available at {available_at}, ready at {ready_at}"
+    );
     Ok(())
 }

@@ -258,7 +258,11 @@ async fn scales_a_deployment_on_cpu_utilization() -> anyhow::Result<()> {
     usage.store(10, Ordering::SeqCst);
     wait_replicas(&c, 1).await?;
     rescale_event(&c, "New size: 1; reason: All metrics below target").await?;
-    let h = hpas.get("web").await?;
-    assert_eq!(condition(&h, "ScalingLimited").0, "False");
+    // The event and the status are separate writes: wait for the status too.
+    wait_for(20, "ScalingLimited False", || async {
+        let h = hpas.get("web").await?;
+        Ok((condition(&h, "ScalingLimited").0 == "False").then_some(()))
+    })
+    .await?;
     Ok(())
 }

@@ -156,8 +156,8 @@ async fn recent_failure_delays_the_replacement() -> anyhow::Result<()> {
         Ok(job_pods(c, "job3", "slow").await?.into_iter().next())
     })
     .await?;
-    // Failed 7 s ago: the first back-off (10 s) still has ~3 s to run.
-    finish_pod(c, "job3", &p.name_any(), "Failed", 7).await?;
+    // Failed 5 s ago: the first back-off (10 s) still has ~5 s to run.
+    finish_pod(c, "job3", &p.name_any(), "Failed", 5).await?;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert!(
         job_pods(c, "job3", "slow").await?.is_empty(),

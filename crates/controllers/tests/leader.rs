@@ -110,7 +110,12 @@ async fn controllers_run_only_while_leading() -> anyhow::Result<()> {
 
     // Another holder grabs the Lease: our controllers stop.
     other.store(true, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    wait_for(20, "the other holder", || async {
+        Ok((holder(&c).await?.as_deref() == Some("other")).then_some(()))
+    })
+    .await?;
+    // Our next renewal (every 300 ms) finds it and stops the controllers.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     sets.patch(
         "web",
         &PatchParams::default(),

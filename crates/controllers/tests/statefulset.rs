@@ -37,20 +37,33 @@ async fn wait_pod(c: &Client, ns: &str, name: &str) -> anyhow::Result<Pod> {
 }
 
 /// Names of pods deleted in `ns`, in the order the watch reports them.
-fn record_deletions(c: &Client, ns: &str) -> Arc<Mutex<Vec<String>>> {
+/// Records the names of deleted pods, from a watch that has finished its initial list when
+/// this returns (so no deletion is missed).
+async fn record_deletions(c: &Client, ns: &str) -> anyhow::Result<Arc<Mutex<Vec<String>>>> {
     let out = Arc::new(Mutex::new(Vec::new()));
     let (api, o): (Api<Pod>, _) = (Api::namespaced(c.clone(), ns), out.clone());
+    let (listed, ready) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
+        let mut listed = Some(listed);
         let mut stream = watcher(api, watcher::Config::default()).boxed();
         while let Some(ev) = stream.next().await {
-            if let Ok(watcher::Event::Delete(p)) = ev {
-                if let Ok(mut v) = o.lock() {
-                    v.push(p.name_any());
+            match ev {
+                Ok(watcher::Event::InitDone) => {
+                    if let Some(tx) = listed.take() {
+                        let _ = tx.send(());
+                    }
                 }
+                Ok(watcher::Event::Delete(p)) => {
+                    if let Ok(mut v) = o.lock() {
+                        v.push(p.name_any());
+                    }
+                }
+                _ => {}
             }
         }
     });
-    out
+    tokio::time::timeout(Duration::from_secs(20), ready).await??;
+    Ok(out)
 }
 
 fn image(p: &Pod) -> String {
@@ -130,8 +143,7 @@ async fn ordered_creation_storage_scale_down_and_partitioned_update() -> anyhow:
     assert_eq!(st.current_replicas, Some(3));
 
     // Scale down to 1: web-2 goes before web-1; the claims stay.
-    let deleted = record_deletions(c, "sts1");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let deleted = record_deletions(c, "sts1").await?;
     api.patch(
         "web",
         &PatchParams::default(),
@@ -142,7 +154,11 @@ async fn ordered_creation_storage_scale_down_and_partitioned_update() -> anyhow:
         Ok((names(c, "sts1").await? == ["web-0"]).then_some(()))
     })
     .await?;
-    let order = deleted.lock().map(|d| d.clone()).unwrap_or_default();
+    let order = wait_for(10, "both deletions watched", || async {
+        let d = deleted.lock().map(|d| d.clone()).unwrap_or_default();
+        Ok((d.len() >= 2).then_some(d))
+    })
+    .await?;
     assert_eq!(order, ["web-2", "web-1"], "highest ordinal first");
     for n in ["www-web-0", "www-web-1", "www-web-2"] {
         assert!(pvcs.get_opt(n).await?.is_some(), "{n} deleted");

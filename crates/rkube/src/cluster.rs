@@ -140,6 +140,9 @@ fn ip(args: &[&str]) -> anyhow::Result<()> {
 }
 
 /// Holds an exclusive lock on `<dir>/.lock` while subnets are chosen.
+/// Where the host-wide lock of `cluster create` lives (subnet choice across --dir bases).
+const HOST_LOCK_DIR: &str = "/run/rkube";
+
 struct Lock {
     _file: std::fs::File,
 }
@@ -204,8 +207,11 @@ fn create(base: &Path, name: &str, nodes: u8, servers: u8, wait: Duration) -> an
     let started = Instant::now();
     let dir = base.join(name);
     let names = Names::new(name);
-    let subnet = {
+    // The subnet is chosen, and its gateway address put on the bridge, under this base's
+    // lock and a host-wide one: clusters under other --dir bases see the address.
+    let (subnet, bridged) = {
         let _lock = Lock::take(base)?;
+        let _host = Lock::take(Path::new(HOST_LOCK_DIR))?;
         if dir.join("cluster.json").exists() {
             bail!("cluster {name:?} already exists");
         }
@@ -213,13 +219,16 @@ fn create(base: &Path, name: &str, nodes: u8, servers: u8, wait: Duration) -> an
         std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
         let state = json!({"name": name, "nodes": nodes, "subnet": subnet, "bridge": names.bridge});
         std::fs::write(dir.join("cluster.json"), serde_json::to_vec_pretty(&state)?)?;
-        subnet
+        let bridged = (|| -> anyhow::Result<()> {
+            ip(&["link", "add", &names.bridge, "type", "bridge"])?;
+            let cidr = format!("172.30.{subnet}.1/24");
+            ip(&["addr", "add", &cidr, "dev", &names.bridge])?;
+            ip(&["link", "set", &names.bridge, "up"])
+        })();
+        (subnet, bridged)
     };
-    let result = (|| -> anyhow::Result<()> {
+    let result = bridged.and_then(|()| {
         let gw = format!("172.30.{subnet}.1");
-        ip(&["link", "add", &names.bridge, "type", "bridge"])?;
-        ip(&["addr", "add", &format!("{gw}/24"), "dev", &names.bridge])?;
-        ip(&["link", "set", &names.bridge, "up"])?;
         for i in 0..nodes {
             let ns = names.netns(i);
             let veth = names.veth(i);
@@ -295,7 +304,7 @@ fn create(base: &Path, name: &str, nodes: u8, servers: u8, wait: Duration) -> an
             spawn_in(&names.netns(i), &data, RKUBE, &args)?;
         }
         wait_ready(&dir.join("kubeconfig"), nodes, wait)
-    })();
+    });
     match result {
         Ok(()) => {
             eprintln!(

@@ -87,7 +87,7 @@ async fn containers_of_a_pod_share_network_and_volumes_but_not_processes() {
     let server_id = run(&e.rt, &sb, server).await;
     let mut client = ctr(
         "client",
-        "sleep 0.3; wget -qO- http://127.0.0.1:8080/; cat /data/note; test -e /www && echo rootfs-shared || echo rootfs-private; ps -o pid,comm | tail -n +2; ls /proc | grep -c '^[0-9]'",
+        "for i in $(seq 100); do wget -qO- http://127.0.0.1:8080/ 2>/dev/null && break; sleep 0.05; done; cat /data/note; test -e /www && echo rootfs-shared || echo rootfs-private; ps -o pid,comm | tail -n +2; ls /proc | grep -c '^[0-9]'",
     );
     client.mounts.push(vol);
     let client_id = run(&e.rt, &sb, client).await;
@@ -172,12 +172,13 @@ async fn stop_uses_sigterm_then_sigkill_after_the_grace_period() {
         &sb,
         ctr(
             "polite",
-            "trap 'echo bye; exit 0' TERM; while true; do sleep 0.05; done",
+            "trap 'echo bye; exit 0' TERM; echo ready; while true; do sleep 0.05; done",
         ),
     )
     .await;
     let stubborn = run(&e.rt, &sb, ctr("stubborn", "exec sleep 1000")).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Stopped only once its trap is set.
+    wait_log(&e.rt, &polite, "ready", Duration::from_secs(10)).await;
     let t = Instant::now();
     e.rt.stop_container(&polite, Duration::from_secs(10))
         .await
@@ -207,10 +208,13 @@ async fn exec_reports_exit_codes_and_runs_inside_the_container() {
     let id = run(
         &e.rt,
         &sb,
-        ctr("main", "echo inside > /tmp/marker; exec sleep 1000"),
+        ctr(
+            "main",
+            "echo inside > /tmp/marker; echo ready; exec sleep 1000",
+        ),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_log(&e.rt, &id, "ready", Duration::from_secs(10)).await;
     let sh = |s: &str| vec!["sh".to_string(), "-c".to_string(), s.to_string()];
     let r =
         e.rt.exec_sync(&id, &sh("exit 3"), Duration::from_secs(5))

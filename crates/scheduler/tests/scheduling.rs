@@ -282,3 +282,54 @@ async fn preemption_evicts_lower_priority_pods() -> Result<()> {
     assert_eq!(c.node_of("never").await, None);
     Ok(())
 }
+
+/// Upstream's system default topology spreading: pods that a Service selects spread over
+/// nodes even where resource scores alone would pack them onto the roomier node; pods
+/// nothing selects are not spread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_spreading_follows_services() -> Result<()> {
+    use k8s_openapi::api::core::v1::Service;
+    use kube::api::{Api, PostParams};
+    let c = Cluster::start().await?;
+    c.node("big", "64", "256Gi", json!({})).await?;
+    c.node("small", "4", "8Gi", json!({})).await?;
+    let svc: Service = serde_json::from_value(json!({
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}
+    }))?;
+    Api::<Service>::namespaced(c.client.clone(), "default")
+        .create(&PostParams::default(), &svc)
+        .await?;
+    // Started after the Service exists, so its first list already holds it.
+    let _s = c.scheduler();
+    let mut plain = Vec::new();
+    for i in 0..4 {
+        let name = format!("plain-{i}");
+        c.pod(
+            &name,
+            "100m",
+            json!({"metadata": {"labels": {"app": "plain"}}}),
+        )
+        .await?;
+        plain.push(c.bound(&name).await?);
+    }
+    assert_eq!(plain, ["big"; 4], "unselected pods go to the roomier node");
+    let mut web = std::collections::BTreeMap::new();
+    for i in 0..4 {
+        let name = format!("web-{i}");
+        c.pod(
+            &name,
+            "100m",
+            json!({"metadata": {"labels": {"app": "web"}}}),
+        )
+        .await?;
+        // One at a time, so each placement sees the earlier ones.
+        *web.entry(c.bound(&name).await?).or_insert(0) += 1;
+    }
+    assert_eq!(
+        web,
+        [("big".to_string(), 2), ("small".to_string(), 2)].into(),
+        "the Service's pods spread over both nodes"
+    );
+    Ok(())
+}

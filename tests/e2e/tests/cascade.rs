@@ -18,6 +18,9 @@ fn owner_and_child(c: &Cluster, name: &str) {
     );
     c.kubectl_stdin(KUBECTL_1_32, &["apply", "-f", "-"], &child)
         .ok();
+    // The garbage collector learns of dependents from its watches, as upstream's does; a
+    // delete racing the child's creation would find no dependent to wait for or orphan.
+    std::thread::sleep(Duration::from_secs(1));
 }
 
 fn gone(c: &Cluster, what: &str) -> bool {
@@ -114,6 +117,9 @@ fn owner_and_held_child(c: &Cluster, name: &str, block: bool) {
     );
     c.kubectl_stdin(KUBECTL_1_32, &["apply", "-f", "-"], &child)
         .ok();
+    // The garbage collector learns of dependents from its watches, as upstream's does; a
+    // delete racing the child's creation would find no dependent to wait for or orphan.
+    std::thread::sleep(Duration::from_secs(1));
 }
 
 fn object(c: &Cluster, what: &str) -> Option<serde_json::Value> {

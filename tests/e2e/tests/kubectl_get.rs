@@ -351,35 +351,88 @@ fn structured_output_matches_kubectl() {
 /// what they printed (ages and generated names normalised).
 fn watch_both(c: &Cluster, args: &[&str], changes: &dyn Fn(usize)) -> (String, String) {
     use rkube_e2e::{rkube_bin, KUBECTL_1_32};
+    use std::io::Read;
     use std::process::Stdio;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+    /// A running client; its stdout and stderr, read as they come.
+    type Output = Arc<Mutex<(String, String)>>;
+    type Watch = (
+        std::process::Child,
+        Output,
+        [std::thread::JoinHandle<()>; 2],
+    );
     let spawn = |program: &str, sub: Option<&str>| {
         let mut cmd = c.command(program);
         if let Some(s) = sub {
             cmd.arg(s);
         }
-        cmd.args(args)
+        let mut child = cmd
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("spawn watch")
+            .expect("spawn watch");
+        let out = Arc::new(Mutex::new((String::new(), String::new())));
+        let (mut so, mut se) = (child.stdout.take(), child.stderr.take());
+        let o = out.clone();
+        let t1 = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Some(n) = so
+                .as_mut()
+                .and_then(|s| s.read(&mut buf).ok())
+                .filter(|n| *n > 0)
+            {
+                if let Ok(mut g) = o.lock() {
+                    g.0.push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            }
+        });
+        let o = out.clone();
+        let t2 = std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(e) = se.as_mut() {
+                let _ = e.read_to_string(&mut text);
+            }
+            if let Ok(mut g) = o.lock() {
+                g.1 = text;
+            }
+        });
+        let w: Watch = (child, out, [t1, t2]);
+        w
     };
+    let printed = |o: &Output| o.lock().map(|g| g.0.clone()).unwrap_or_default();
     let rkube = rkube_bin().display().to_string();
     let k = spawn(KUBECTL_1_32, None);
     let r = spawn(&rkube, Some("kubectl"));
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Both have listed (or, watching only, had time to start watching).
+    let start = Instant::now();
+    let watch_only = args.contains(&"--watch-only");
+    while start.elapsed() < Duration::from_millis(1500)
+        || (!watch_only
+            && start.elapsed() < Duration::from_secs(15)
+            && (printed(&k.1).is_empty() || printed(&r.1).is_empty()))
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     for step in 0..2 {
         changes(step);
-        std::thread::sleep(std::time::Duration::from_millis(700));
+        std::thread::sleep(Duration::from_millis(700));
     }
-    std::thread::sleep(std::time::Duration::from_millis(800));
-    let finish = |mut child: std::process::Child| {
+    // Stopped once both printed the same (or after a while, to show the difference).
+    let end = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < end && normalize(&printed(&k.1)) != normalize(&printed(&r.1)) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let finish = |(mut child, out, threads): Watch| {
         child.kill().ok();
-        let o = child.wait_with_output().expect("watch output");
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
+        child.wait().ok();
+        for t in threads {
+            t.join().ok();
+        }
+        let g = out.lock().map(|g| g.clone()).unwrap_or_default();
+        format!("{}{}", g.0, g.1)
     };
     (normalize(&finish(k)), normalize(&finish(r)))
 }

@@ -54,13 +54,20 @@ fn stable(c: &Cluster, what: &str) -> Value {
     serde_json::from_str(&text).expect("json")
 }
 
+/// The twins end up equal. Controllers write some of what is compared (the Deployment's
+/// revision annotation) after the command returns, so the twins get a while to agree.
 #[track_caller]
 fn same_objects(c: &Cluster, kind: &str, base: &str) {
-    assert_eq!(
-        stable(c, &format!("{kind}/{base}-k")),
-        stable(c, &format!("{kind}/{base}-r")),
-        "{kind} {base}-k and {base}-r differ"
-    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let k = stable(c, &format!("{kind}/{base}-k"));
+        let r = stable(c, &format!("{kind}/{base}-r"));
+        if k == r || std::time::Instant::now() > deadline {
+            assert_eq!(k, r, "{kind} {base}-k and {base}-r differ");
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 fn twins(c: &Cluster, base: &str, image: &str) {

@@ -126,8 +126,19 @@ fn agents_join_and_pods_talk_across_nodes() {
             .to_string()
     };
     assert_eq!(wget(&format!("http://{web_ip}:8080/")), "web");
-    // A Service and its DNS name, with the only backend on the other node.
-    assert_eq!(wget("http://web.default.svc.cluster.local/"), "web");
+    // A Service and its DNS name, with the only backend on the other node: its
+    // EndpointSlice and the nodes' rules follow the pod's readiness shortly.
+    c.wait_until(Duration::from_secs(30), "the Service to answer", || {
+        let r = c.kubectl(&[
+            "exec",
+            "client",
+            "--",
+            "wget",
+            "-qO-",
+            "http://web.default.svc.cluster.local/",
+        ]);
+        r.stdout.trim() == "web"
+    });
     // The NodePort from outside every node (the host), on the node without the backend.
     let port = jsonpath(
         &c,
@@ -290,14 +301,12 @@ spec:
         .stdout
             == "Unknown"
     });
-    let taints = c
-        .kubectl(&["get", "node", &lost, "-o", "jsonpath={.spec.taints[*].key}"])
-        .ok()
-        .stdout;
-    assert!(
-        taints.contains("node.kubernetes.io/unreachable"),
-        "{taints}"
-    );
+    // The taint is a write of its own, after the condition's.
+    c.wait_until(Duration::from_secs(30), "the unreachable taint", || {
+        c.kubectl(&["get", "node", &lost, "-o", "jsonpath={.spec.taints[*].key}"])
+            .stdout
+            .contains("node.kubernetes.io/unreachable")
+    });
     // Evicted after the pods' 5 s toleration, recreated on the live nodes.
     c.wait_until(Duration::from_secs(90), "pods back on live nodes", || {
         let ready = c

@@ -149,10 +149,15 @@ fn services_and_dns_work_across_three_nodes() {
                 == "False"
         },
     );
-    std::thread::sleep(Duration::from_secs(2));
-    let after: BTreeSet<String> = sh(many).lines().map(String::from).collect();
-    assert_eq!(after.len(), 2, "{after:?}");
-    assert!(!after.contains(&victim), "{after:?}");
+    // Then its EndpointSlice and every node's rules drop it.
+    c.wait_until(
+        Duration::from_secs(20),
+        "the others to answer alone",
+        || {
+            let after: BTreeSet<String> = sh(many).lines().map(String::from).collect();
+            after.len() == 2 && !after.contains(&victim)
+        },
+    );
 
     // Headless Service: the ready pods' IPs; StatefulSet pods by stable names.
     let web0_ip = kubectl(&["get", "pod", "web-0", "-o", "jsonpath={.status.podIP}"])

@@ -10,8 +10,20 @@ const NODE: &str = "node-a";
 #[test]
 fn node_reports_resources_addresses_info_and_conditions() {
     let c = Cluster::start(&["--node-name", NODE]);
-    c.wait_until(Duration::from_secs(30), "node registered", || {
-        c.kubectl(&["get", "node", NODE]).code == 0
+    // Registration is three writes (the Node, its status, its Lease): wait for the last.
+    c.wait_until(Duration::from_secs(30), "node registered and Ready", || {
+        c.kubectl(&[
+            "get",
+            "node",
+            NODE,
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+        ])
+        .stdout
+            == "True"
+            && c.kubectl(&["get", "lease", NODE, "-n", "kube-node-lease"])
+                .code
+                == 0
     });
     let node = c.kubectl(&["get", "node", NODE, "-o", "json"]).ok().json();
     let st = &node["status"];

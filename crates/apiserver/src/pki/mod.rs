@@ -405,18 +405,7 @@ pub fn write_kubeconfig(
 /// if `der` is not a parseable X.509 certificate or has no common name. The caller must have
 /// verified the certificate (rustls does so during the handshake).
 pub fn identity_from_cert(der: &[u8]) -> Option<(String, Vec<String>)> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
-    let subject = cert.subject();
-    let cn = subject
-        .iter_common_name()
-        .find_map(|a| a.as_str().ok())?
-        .to_string();
-    let groups = subject
-        .iter_organization()
-        .filter_map(|a| a.as_str().ok())
-        .map(str::to_string)
-        .collect();
-    Some((cn, groups))
+    rkube_apimachinery::user::UserInfo::from_client_cert(der).map(|u| (u.name, u.groups))
 }
 
 // ---------------------------------------------------------------------------------------

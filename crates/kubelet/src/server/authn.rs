@@ -3,39 +3,21 @@
 //! cluster admins are granted that; here the same rule is applied locally to the verified
 //! client certificate, so a node (or anyone else with a cluster-CA certificate) gets 403.
 
+use rkube_apimachinery::user::UserInfo;
 use rustls::pki_types::CertificateDer;
 
 /// The API server's identity towards kubelets.
 pub const APISERVER_KUBELET_CLIENT: &str = "kube-apiserver-kubelet-client";
 const MASTERS: &str = "system:masters";
 
-/// A caller, from its certificate's subject (CN, O).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Caller {
-    pub user: String,
-    pub groups: Vec<String>,
-}
-
 /// The caller of a verified TLS connection; `None` without a parseable certificate.
-pub fn caller(certs: Option<&[CertificateDer<'_>]>) -> Option<Caller> {
-    let der = certs?.first()?;
-    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
-    let subject = cert.subject();
-    let user = subject
-        .iter_common_name()
-        .find_map(|a| a.as_str().ok())?
-        .to_string();
-    let groups = subject
-        .iter_organization()
-        .filter_map(|a| a.as_str().ok())
-        .map(str::to_string)
-        .collect();
-    Some(Caller { user, groups })
+pub fn caller(certs: Option<&[CertificateDer<'_>]>) -> Option<UserInfo> {
+    UserInfo::from_client_cert(certs?.first()?.as_ref())
 }
 
 /// Whether `caller` may use the kubelet API.
-pub fn allowed(caller: &Caller) -> bool {
-    caller.user == APISERVER_KUBELET_CLIENT || caller.groups.iter().any(|g| g == MASTERS)
+pub fn allowed(caller: &UserInfo) -> bool {
+    caller.name == APISERVER_KUBELET_CLIENT || caller.in_group(MASTERS)
 }
 
 /// Upstream's refusal text: `Forbidden (user=…, verb=get, resource=nodes, subresource=proxy)`.
@@ -62,9 +44,9 @@ pub fn forbidden(user: &str, method: &http::Method, path: &str) -> String {
 mod tests {
     use super::*;
 
-    fn who(user: &str, groups: &[&str]) -> Caller {
-        Caller {
-            user: user.into(),
+    fn who(user: &str, groups: &[&str]) -> UserInfo {
+        UserInfo {
+            name: user.into(),
             groups: groups.iter().map(|g| g.to_string()).collect(),
         }
     }

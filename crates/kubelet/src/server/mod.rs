@@ -105,7 +105,7 @@ pub async fn run(
                             Ok::<_, Infallible>(route(agent, sampler, req).await)
                         }
                         c => {
-                            let user = c.map(|c| c.user).unwrap_or_default();
+                            let user = c.map(|c| c.name).unwrap_or_default();
                             let msg = authn::forbidden(&user, req.method(), req.uri().path());
                             Ok(text(StatusCode::FORBIDDEN, msg))
                         }

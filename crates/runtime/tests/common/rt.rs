@@ -90,3 +90,16 @@ pub fn log_text(path: &Path) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// Waits until the container's log holds `text` (a script says it is ready).
+pub async fn wait_log(rt: &Runtime, id: &str, text: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let s = rt.container_status(id).await.expect("status");
+        if log_text(&s.log_path).contains(text) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no {text:?} in the log of {id}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
