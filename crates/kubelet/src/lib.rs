@@ -16,6 +16,7 @@ pub mod node;
 pub mod pods;
 pub mod probes;
 pub mod server;
+mod service_env;
 pub mod simulate;
 pub mod spec;
 mod startup;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret, Service};
 use kube::Api;
 use rkube_apimachinery::quantity;
 use rkube_runtime::container::{Mount, Resources, Seccomp, SecurityContext};
@@ -130,6 +130,7 @@ pub struct Lookup<'a> {
     pub namespace: &'a str,
     config_maps: BTreeMap<String, Option<ConfigMap>>,
     secrets: BTreeMap<String, Option<Secret>>,
+    service_env: Option<Vec<(String, String)>>,
 }
 
 impl<'a> Lookup<'a> {
@@ -139,6 +140,7 @@ impl<'a> Lookup<'a> {
             namespace,
             config_maps: BTreeMap::new(),
             secrets: BTreeMap::new(),
+            service_env: None,
         }
     }
 
@@ -166,6 +168,41 @@ impl<'a> Lookup<'a> {
             .map_err(|e| ConfigError(format!("secret {name:?}: {e}")))?;
         self.secrets.insert(name.to_string(), got.clone());
         Ok(got)
+    }
+
+    /// The Service variables of a pod in this namespace (`links`: its
+    /// `enableServiceLinks`). Read when the pod's containers are configured, as upstream's
+    /// kubelet reads its Service informer then.
+    pub async fn service_env(&mut self, links: bool) -> Result<Vec<(String, String)>, ConfigError> {
+        if let Some(v) = &self.service_env {
+            return Ok(v.clone());
+        }
+        let failed = |e: kube::Error| {
+            ConfigError(format!(
+                "failed to list services when setting up env vars: {e}"
+            ))
+        };
+        let in_namespace = if links {
+            Api::<Service>::namespaced(self.client.clone(), self.namespace)
+                .list(&Default::default())
+                .await
+                .map_err(failed)?
+                .items
+        } else {
+            Vec::new()
+        };
+        let master = Api::<Service>::namespaced(self.client.clone(), "default")
+            .get_opt("kubernetes")
+            .await
+            .map_err(failed)?;
+        let env = crate::service_env::from_services(&crate::service_env::select(
+            self.namespace,
+            in_namespace,
+            master,
+            links,
+        ));
+        self.service_env = Some(env.clone());
+        Ok(env)
     }
 }
 
@@ -272,6 +309,20 @@ pub async fn env(
     lookup: &mut Lookup<'_>,
     node_ip: &str,
 ) -> Result<Vec<(String, String)>, ConfigError> {
+    let links = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.enable_service_links)
+        .unwrap_or(true);
+    let services = lookup.service_env(links).await?;
+    // `$(VAR)` may name a Service variable too; the container's own variables win.
+    let vars = |out: &[(String, String)]| {
+        let mut m = out_snapshot(out);
+        for (k, v) in &services {
+            m.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        m
+    };
     let mut out: Vec<(String, String)> = Vec::new();
     fn put(out: &mut Vec<(String, String)>, k: String, v: String) {
         match out.iter_mut().find(|(n, _)| *n == k) {
@@ -310,7 +361,7 @@ pub async fn env(
     }
     for e in c.env.clone().unwrap_or_default() {
         let Some(from) = e.value_from else {
-            let v = expand(&e.value.unwrap_or_default(), &out_snapshot(&out));
+            let v = expand(&e.value.unwrap_or_default(), &vars(&out));
             put(&mut out, e.name, v);
             continue;
         };
@@ -371,6 +422,11 @@ pub async fn env(
         };
         if let Some(v) = value {
             put(&mut out, e.name, v);
+        }
+    }
+    for (k, v) in services {
+        if !out.iter().any(|(n, _)| *n == k) {
+            out.push((k, v));
         }
     }
     Ok(out)

@@ -1,6 +1,7 @@
 //! A container's environment as the kubelet builds it: values, ConfigMap and Secret keys,
 //! envFrom with a prefix, optional refs, fieldRefs (status.podIP on the very first start),
-//! resourceFieldRefs; a missing Secret holds the pod in CreateContainerConfigError.
+//! resourceFieldRefs; a missing Secret holds the pod in CreateContainerConfigError; the
+//! Service variables.
 
 use std::time::Duration;
 
@@ -174,4 +175,87 @@ spec:
         s == "Succeeded"
     });
     assert_eq!(c.kubectl(&["logs", "needsecret"]).ok().stdout, "token=t1\n");
+}
+
+/// Every container gets the `kubernetes` Service's variables (in-cluster clients find the
+/// API server by them) and, unless `enableServiceLinks: false`, those of the Services of
+/// its namespace, which `$(VAR)` may name.
+#[test]
+fn service_variables_as_upstream() {
+    let c = Cluster::with_node(NODE);
+    c.apply(
+        r#"
+apiVersion: v1
+kind: Service
+metadata: {name: my-web}
+spec:
+  selector: {app: nothing}
+  ports: [{name: http, port: 8080, targetPort: 80}]
+"#,
+    );
+    let pod = |name: &str, links: bool| {
+        format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  nodeName: node-a
+  restartPolicy: Never
+  enableServiceLinks: {links}
+  containers:
+  - name: app
+    image: busybox:e2e
+    command: ["sh", "-c", "env | sort"]
+    env:
+    - {{name: WEB_URL, value: "http://$(MY_WEB_SERVICE_HOST):$(MY_WEB_SERVICE_PORT_HTTP)/"}}
+"#
+        )
+    };
+    c.apply(&pod("links", true));
+    c.apply(&pod("nolinks", false));
+    let master = c.jsonpath("svc/kubernetes", "{.spec.clusterIP}");
+    let web = c.jsonpath("svc/my-web", "{.spec.clusterIP}");
+    let env_of = |name: &str| -> std::collections::BTreeMap<String, String> {
+        c.wait_jsonpath(
+            &format!("pod/{name}"),
+            "{.status.phase}",
+            "Succeeded",
+            |s| s == "Succeeded",
+        );
+        c.kubectl(&["logs", name])
+            .ok()
+            .stdout
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let links = env_of("links");
+    for (k, v) in [
+        ("KUBERNETES_SERVICE_HOST", master.clone()),
+        ("KUBERNETES_SERVICE_PORT", "443".into()),
+        ("KUBERNETES_SERVICE_PORT_HTTPS", "443".into()),
+        ("KUBERNETES_PORT", format!("tcp://{master}:443")),
+        ("KUBERNETES_PORT_443_TCP_ADDR", master.clone()),
+        ("MY_WEB_SERVICE_HOST", web.clone()),
+        ("MY_WEB_SERVICE_PORT", "8080".into()),
+        ("MY_WEB_SERVICE_PORT_HTTP", "8080".into()),
+        ("MY_WEB_PORT", format!("tcp://{web}:8080")),
+        ("MY_WEB_PORT_8080_TCP", format!("tcp://{web}:8080")),
+        ("MY_WEB_PORT_8080_TCP_PROTO", "tcp".into()),
+        ("MY_WEB_PORT_8080_TCP_PORT", "8080".into()),
+        ("MY_WEB_PORT_8080_TCP_ADDR", web.clone()),
+        ("WEB_URL", format!("http://{web}:8080/")),
+    ] {
+        assert_eq!(links.get(k), Some(&v), "{k} in {links:?}");
+    }
+    let nolinks = env_of("nolinks");
+    assert_eq!(nolinks.get("KUBERNETES_SERVICE_HOST"), Some(&master));
+    assert!(!nolinks.contains_key("MY_WEB_SERVICE_HOST"), "{nolinks:?}");
+    // Without the Service's variables the reference stays as written.
+    assert_eq!(
+        nolinks.get("WEB_URL").map(String::as_str),
+        Some("http://$(MY_WEB_SERVICE_HOST):$(MY_WEB_SERVICE_PORT_HTTP)/")
+    );
 }
