@@ -169,6 +169,17 @@ impl fmt::Debug for Pki {
 }
 
 impl Pki {
+    /// The CA's private key as PKCS#8 DER: it also signs service account tokens, so every
+    /// server of a cluster (they share the CA) verifies every token.
+    pub(crate) fn ca_key_pkcs8(&self) -> Result<Vec<u8>, PkiError> {
+        KeyPair::from_pem(&self.ca_key_pem)
+            .map(|k| k.serialize_der())
+            .map_err(|e| PkiError::Invalid {
+                what: CA_KEY_FILE.to_string(),
+                reason: e.to_string(),
+            })
+    }
+
     /// The directory the files live in.
     pub fn tls_dir(&self) -> &Path {
         &self.tls_dir

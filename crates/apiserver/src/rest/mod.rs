@@ -246,6 +246,9 @@ async fn dispatch(ctx: &Ctx<'_>, method: &Method) -> Result<Response<Body>, ApiE
         (Method::PATCH, true, Some("scale")) => subresource::update_scale(ctx, true).await,
         (Method::POST, true, Some("binding")) => subresource::bind(ctx).await,
         (Method::POST, true, Some("eviction")) => subresource::evict(ctx).await,
+        (Method::POST, true, Some("token")) if ctx.rr.resource() == "serviceaccounts" => {
+            subresource::token(ctx).await
+        }
         (Method::PUT, true, Some("finalize")) => subresource::finalize(ctx).await,
         (Method::GET, true, None | Some("status")) if verb_ok("get") => read::get(ctx).await,
         (Method::POST, false, None) if verb_ok("create") => write::create(ctx).await,

@@ -273,6 +273,15 @@ pub async fn evict(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     )
 }
 
+/// `POST serviceaccounts/<name>/token`: a TokenRequest answered with a signed token.
+pub async fn token(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let body = ctx.decode_body()?;
+    let ns = ctx.rr.namespace.as_deref().unwrap_or("default");
+    let name = ctx.rr.name.as_deref().unwrap_or_default();
+    let answer = crate::satoken::request(ctx.srv, ns, name, body, ctx.query.dry_run()?).await?;
+    reply(StatusCode::CREATED, &answer)
+}
+
 /// `PUT namespaces/<name>/finalize`: only `spec.finalizers` changes; a namespace being
 /// deleted goes once its last finalizer is gone.
 pub async fn finalize(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {

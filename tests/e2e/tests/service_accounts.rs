@@ -1,0 +1,104 @@
+//! Service account tokens with real kubectl: `kubectl create token` (TokenRequest), the
+//! token as a bearer credential, its expiry bounds, and its end when what it is bound to
+//! goes.
+
+use std::time::Duration;
+
+use rkube_e2e::{Cluster, Run};
+
+/// kubectl with only a bearer token (no client certificate) for credentials.
+fn as_token(c: &Cluster, token: &str, args: &[&str]) -> Run {
+    let ca = c
+        .kubectl(&[
+            "config",
+            "view",
+            "--raw",
+            "-o",
+            "jsonpath={.clusters[0].cluster.certificate-authority-data}",
+        ])
+        .ok()
+        .stdout;
+    let kc = c.file(
+        "token.kubeconfig",
+        &format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\n    certificate-authority-data: {ca}\nusers:\n- name: u\n  user:\n    token: {token}\ncontexts:\n- name: c\n  context: {{cluster: c, user: u}}\ncurrent-context: c\n"
+        ),
+    );
+    let mut full = vec!["--kubeconfig", kc.as_str()];
+    full.extend_from_slice(args);
+    c.kubectl(&full)
+}
+
+#[test]
+fn tokens_authenticate_until_their_account_or_pod_goes() {
+    let c = Cluster::start(&["--disable-agent"]);
+    c.wait_until(
+        Duration::from_secs(20),
+        "the default service account",
+        || c.kubectl(&["get", "sa", "default"]).code == 0,
+    );
+    let token = c.kubectl(&["create", "token", "default"]).ok().stdout;
+    let token = token.trim();
+    assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
+    let r = as_token(&c, token, &["get", "sa", "default", "-o", "name"]);
+    assert_eq!(r.ok().stdout.trim(), "serviceaccount/default");
+
+    // A token that is not ours, or altered, is refused as upstream refuses it.
+    let mut forged = token.to_string();
+    forged.pop();
+    forged.push(if token.ends_with('A') { 'B' } else { 'A' });
+    for bad in [forged.as_str(), "not-a-token"] {
+        let r = as_token(&c, bad, &["get", "pods"]);
+        assert_eq!(r.code, 1, "{r:?}");
+        assert!(
+            r.stderr
+                .contains("error: You must be logged in to the server (Unauthorized)"),
+            "{r:?}"
+        );
+    }
+
+    // Lifetimes under ten minutes are invalid; TokenRequest's own errors.
+    let r = c.kubectl(&["create", "token", "default", "--duration=5m"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("may not specify a duration less than 10 minutes"),
+        "{r:?}"
+    );
+    let r = c.kubectl(&["create", "token", "nosuch"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("error: failed to create token: serviceaccounts \"nosuch\" not found"),
+        "{r:?}"
+    );
+
+    // Bound to a pod: valid while that pod exists.
+    c.kubectl(&["run", "holder", "--image=busybox", "--restart=Never"])
+        .ok();
+    let bound = c
+        .kubectl(&[
+            "create",
+            "token",
+            "default",
+            "--bound-object-kind=Pod",
+            "--bound-object-name=holder",
+        ])
+        .ok()
+        .stdout;
+    let bound = bound.trim();
+    assert_eq!(as_token(&c, bound, &["get", "pods"]).code, 0);
+    c.kubectl(&["delete", "pod", "holder", "--grace-period=0", "--force"]);
+    c.wait_until(Duration::from_secs(20), "the pod gone", || {
+        c.kubectl(&["get", "pod", "holder"]).code != 0
+    });
+    assert_eq!(as_token(&c, bound, &["get", "pods"]).code, 1);
+
+    // A service account deleted and created again does not take old tokens back.
+    c.kubectl(&["create", "sa", "robot"]).ok();
+    let old = c.kubectl(&["create", "token", "robot"]).ok().stdout;
+    assert_eq!(as_token(&c, old.trim(), &["get", "pods"]).code, 0);
+    c.kubectl(&["delete", "sa", "robot"]).ok();
+    c.kubectl(&["create", "sa", "robot"]).ok();
+    assert_eq!(as_token(&c, old.trim(), &["get", "pods"]).code, 1);
+}
