@@ -161,7 +161,7 @@ pub fn prepare_create(obj: &mut Value, namespace: Option<&str>) -> String {
 }
 
 /// Five characters from upstream's generateName alphabet (no vowels, no confusable digits).
-fn random_suffix() -> String {
+pub(crate) fn random_suffix() -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let id = uuid::Uuid::new_v4();
     id.as_bytes()

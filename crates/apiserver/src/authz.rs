@@ -1,7 +1,8 @@
 //! Authorization for nodes (upstream's Node authorizer with NodeRestriction admission): a
 //! user `system:node:<name>` in group `system:nodes` may read, but may change only its own
-//! Node and Lease, pods bound to it (status, deletion, eviction), events, and Ingress status
-//! (the node's ingress controller reports its address, a departure). Every other
+//! Node and Lease, pods bound to it (status, deletion, eviction), events, tokens for the
+//! service accounts of pods bound to it, and Ingress status (the node's ingress controller
+//! reports its address, a departure). Every other
 //! authenticated user may do everything until RBAC lands, as `system:masters` may.
 
 use ::http::Method;
@@ -33,6 +34,7 @@ pub(crate) fn authorize(
     method: &Method,
     rr: &ResourceRequest,
     body: &[u8],
+    content_type: &str,
 ) -> Result<(), ApiError> {
     let Some(user) = user else { return Ok(()) };
     if !user.groups.iter().any(|g| g == NODES_GROUP) {
@@ -114,7 +116,42 @@ pub(crate) fn authorize(
             };
             Err(restricted(rr, &name, why))
         }
-        ("", "serviceaccounts") if sub == Some("token") => Ok(()),
+        // NodeRestriction: tokens only for the account of a pod bound to this node.
+        ("", "serviceaccounts") if sub == Some("token") && verb == "create" => {
+            // kubectl may send it as protobuf.
+            let req = crate::rest::decode(content_type, body).unwrap_or(Value::Null);
+            let r = &req["spec"]["boundObjectRef"];
+            let refuse = |why: &str| Err(restricted(rr, &name, why.to_string()));
+            if r["apiVersion"] != "v1" || r["kind"] != "Pod" || r["name"].as_str().is_none() {
+                return refuse("node requested token not bound to a pod");
+            }
+            let Some(uid) = r["uid"].as_str().filter(|u| !u.is_empty()) else {
+                return refuse("node requested token with a pod binding without a uid");
+            };
+            let pod_name = r["name"].as_str().unwrap_or_default();
+            // A pod that does not exist is left to the handler (NotFound).
+            let Some(pod) = srv.cache.get(&format!("/registry/pods/{ns}/{pod_name}")) else {
+                return Ok(());
+            };
+            if pod.pointer("/metadata/uid").and_then(Value::as_str) != Some(uid) {
+                return refuse(&format!("the UID in the bound object reference ({uid}) does not match the UID in record. The object might have been deleted and then recreated"));
+            }
+            if node.is_empty()
+                || pod.pointer("/spec/nodeName").and_then(Value::as_str) != Some(node)
+            {
+                return refuse("node requested token bound to a pod scheduled on a different node");
+            }
+            let account = pod
+                .pointer("/spec/serviceAccountName")
+                .and_then(Value::as_str)
+                .unwrap_or("default");
+            if account != name {
+                return Err(denied(Some(format!(
+                    "no relationship found between node '{node}' and this object"
+                ))));
+            }
+            Ok(())
+        }
         // Every node's ingress controller adds its address to the Ingresses it serves.
         ("networking.k8s.io", "ingresses") if sub == Some("status") => Ok(()),
         _ => Err(denied(None)),

@@ -49,7 +49,7 @@ pub(crate) fn authorize(
     } else {
         http::Method::POST
     };
-    crate::authz::authorize(srv, Some(user), &method, &rr, &[])
+    crate::authz::authorize(srv, Some(user), &method, &rr, &[], "")
 }
 
 fn bad_request(msg: impl Into<String>) -> ApiError {

@@ -92,6 +92,7 @@ pub type Handler<K> = Box<dyn Fn(Option<&K>, Option<&K>) + Send + Sync>;
 /// [`Informer::spawn`].
 pub struct Informer<K> {
     api: Api<K>,
+    config: watcher::Config,
     cache: Arc<Cache<K>>,
     handlers: Vec<Handler<K>>,
 }
@@ -106,8 +107,18 @@ where
     K::DynamicType: Default,
 {
     pub fn new(api: Api<K>) -> Self {
+        Self::with_fields(api, None)
+    }
+
+    /// An informer on the objects a field selector (e.g. `metadata.name=x`) picks.
+    pub fn with_fields(api: Api<K>, fields: Option<&str>) -> Self {
+        let mut config = watcher::Config::default();
+        if let Some(f) = fields {
+            config = config.fields(f);
+        }
         Informer {
             api,
+            config,
             cache: Arc::new(Cache::new()),
             handlers: Vec::new(),
         }
@@ -128,7 +139,7 @@ where
 
     async fn run(self, cancel: CancellationToken) {
         let kind = K::kind(&Default::default()).to_string();
-        let mut stream = watcher(self.api.clone(), watcher::Config::default())
+        let mut stream = watcher(self.api.clone(), self.config.clone())
             .default_backoff()
             .boxed();
         let mut relist: Option<Objects<K>> = None;

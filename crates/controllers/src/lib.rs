@@ -28,6 +28,7 @@ mod queue;
 pub mod replicaset;
 pub mod resourcequota;
 mod resources;
+pub mod root_ca;
 pub mod serviceaccount;
 pub mod servicelb;
 pub mod statefulset;

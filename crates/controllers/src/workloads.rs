@@ -31,6 +31,7 @@ use crate::node_ipam::{Cidr, NodeIpamController};
 use crate::node_lifecycle::NodeLifecycleController;
 use crate::replicaset::ReplicaSetController;
 use crate::resourcequota::ResourceQuotaController;
+use crate::root_ca::RootCaController;
 use crate::serviceaccount::ServiceAccountController;
 use crate::servicelb::ServiceLbController;
 use crate::statefulset::StatefulSetController;
@@ -69,6 +70,13 @@ pub async fn run_with(
         client.clone(),
         &mut namespaces,
         &mut accounts,
+        cancel.clone(),
+    );
+    let mut root_ca_maps = RootCaController::informer(&client);
+    let root_ca = RootCaController::new(
+        client.clone(),
+        &mut namespaces,
+        &mut root_ca_maps,
         cancel.clone(),
     );
     let mut services = Informer::<Service>::new(Api::all(client.clone()));
@@ -158,6 +166,8 @@ pub async fn run_with(
         nodes.spawn(cancel.clone()),
         tokio::spawn(eps.run(cancel.clone())),
         tokio::spawn(sa.run(cancel.clone())),
+        root_ca_maps.spawn(cancel.clone()),
+        tokio::spawn(root_ca.run(cancel.clone())),
         jobs.spawn(cancel.clone()),
         cronjobs.spawn(cancel.clone()),
         daemonsets.spawn(cancel.clone()),

@@ -22,6 +22,7 @@ pub mod spec;
 mod startup;
 pub mod status;
 pub mod time;
+mod token;
 pub mod volumes;
 pub mod worker;
 

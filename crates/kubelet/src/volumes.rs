@@ -366,6 +366,19 @@ async fn setup(
                     &node_ip,
                 ));
             }
+            if let Some(t) = &src.service_account_token {
+                let current = volume_dir(agent, pod, "projected", name).join(&t.path);
+                let token = crate::token::for_pod(
+                    &agent.client,
+                    pod,
+                    t.audience.as_deref(),
+                    t.expiration_seconds.unwrap_or(3600),
+                    std::fs::read(current).ok(),
+                )
+                .await
+                .map_err(|e| err(name, e))?;
+                files.insert(t.path.clone(), (token, mode));
+            }
         }
         ("projected", files)
     } else {

@@ -211,10 +211,20 @@ apiVersion: v1
 kind: ResourceQuota
 metadata: {name: objects, namespace: counted}
 spec:
-  hard: {count/configmaps: "2", services.nodeports: "1"}
+  hard: {count/configmaps: "3", services.nodeports: "1"}
 "#,
     )
     .ok();
+    // The namespace's own kube-root-ca.crt counts too, as upstream.
+    c.wait_until(
+        Duration::from_secs(20),
+        "the namespace's CA ConfigMap",
+        || {
+            c.kubectl(&["get", "cm", "kube-root-ca.crt", "-n", "counted"])
+                .code
+                == 0
+        },
+    );
     for cm in ["cm-1", "cm-2"] {
         c.kubectl(&["create", "configmap", cm, "-n", "counted"])
             .ok();
@@ -222,7 +232,7 @@ spec:
     let r = c.kubectl(&["create", "configmap", "cm-3", "-n", "counted"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
-        r.stderr.contains("configmaps \"cm-3\" is forbidden: exceeded quota: objects, requested: count/configmaps=1, used: count/configmaps=2, limited: count/configmaps=2"),
+        r.stderr.contains("configmaps \"cm-3\" is forbidden: exceeded quota: objects, requested: count/configmaps=1, used: count/configmaps=3, limited: count/configmaps=3"),
         "{}",
         r.stderr
     );

@@ -139,6 +139,21 @@ fn agents_join_and_pods_talk_across_nodes() {
         ]);
         r.stdout.trim() == "web"
     });
+    // In-cluster clients reach the API server through the `kubernetes` Service named by
+    // the environment (busybox's wget cannot speak TLS to it, so a TCP connect shows the
+    // path; `service_accounts.rs` shows the mounted token at work).
+    let reach = c
+        .kubectl(&[
+            "exec",
+            "client",
+            "--",
+            "sh",
+            "-c",
+            "nc -w 5 $KUBERNETES_SERVICE_HOST $KUBERNETES_SERVICE_PORT </dev/null && echo connected",
+        ])
+        .ok()
+        .stdout;
+    assert_eq!(reach.trim(), "connected");
     // The NodePort from outside every node (the host), on the node without the backend.
     let port = jsonpath(
         &c,
@@ -598,6 +613,35 @@ fn a_wrong_token_is_refused_and_nodes_change_only_their_own() {
             "apiVersion: v1\nkind: Pod\nmetadata: {{name: on-1b}}\nspec:\n  nodeName: {n1}\n  containers:\n  - {{name: c, image: e2e/none:1, imagePullPolicy: Never}}\n"
         ),
     );
+    // Tokens: only for the account of a pod bound to the node itself.
+    let token_for = |pod: &str| {
+        let uid = c
+            .kubectl(&["get", "pod", pod, "-o", "jsonpath={.metadata.uid}"])
+            .ok()
+            .stdout;
+        kubectl_as_node(&[
+            "create",
+            "token",
+            "default",
+            "--bound-object-kind=Pod",
+            &format!("--bound-object-name={pod}"),
+            &format!("--bound-object-uid={uid}"),
+        ])
+    };
+    let (code, err) = token_for("on-0");
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("node requested token bound to a pod scheduled on a different node"),
+        "{err}"
+    );
+    let (code, err) = kubectl_as_node(&["create", "token", "default"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("node requested token not bound to a pod"),
+        "{err}"
+    );
+    let (code, err) = token_for("on-1b");
+    assert_eq!(code, Some(0), "{err}");
     let (code, err) = kubectl_as_node(&["delete", "pod", "on-1b", "--wait=false"]);
     assert_eq!(code, Some(0), "{err}");
 }

@@ -102,3 +102,76 @@ fn tokens_authenticate_until_their_account_or_pod_goes() {
     c.kubectl(&["create", "sa", "robot"]).ok();
     assert_eq!(as_token(&c, old.trim(), &["get", "pods"]).code, 1);
 }
+
+/// A pod mounts its account's token, the cluster CA and its namespace where in-cluster
+/// clients look (`multinode.rs` uses them from inside a pod, where node addresses are real).
+#[test]
+fn pods_mount_a_token_the_ca_and_their_namespace() {
+    let c = Cluster::with_node("node-a");
+    c.wait_until(
+        Duration::from_secs(20),
+        "the default service account",
+        || c.kubectl(&["get", "sa", "default"]).code == 0,
+    );
+    c.apply(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  containers:
+  - {name: app, image: busybox:e2e, command: ["sleep", "3600"]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: quiet}
+spec:
+  automountServiceAccountToken: false
+  containers:
+  - {name: app, image: busybox:e2e, command: ["sleep", "3600"]}
+"#,
+    );
+    for p in ["client", "quiet"] {
+        c.wait_jsonpath(&format!("pod/{p}"), "{.status.phase}", "Running", |s| {
+            s == "Running"
+        });
+    }
+    assert_eq!(
+        c.jsonpath("pod/client", "{.spec.serviceAccountName}"),
+        "default"
+    );
+    let vol = c.jsonpath("pod/client", "{.spec.volumes[0].name}");
+    assert!(vol.starts_with("kube-api-access-"), "{vol}");
+    let dir = "/var/run/secrets/kubernetes.io/serviceaccount";
+    let cat = |f: &str| {
+        c.kubectl(&["exec", "client", "--", "cat", &format!("{dir}/{f}")])
+            .ok()
+            .stdout
+    };
+    assert_eq!(cat("namespace"), "default");
+    let ca = c.jsonpath("configmap/kube-root-ca.crt", "{.data.ca\\.crt}");
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{ca}");
+    assert_eq!(cat("ca.crt").trim(), ca.trim());
+    let token = cat("token");
+    assert_eq!(
+        as_token(&c, &token, &["get", "pod", "client", "-o", "name"])
+            .ok()
+            .stdout
+            .trim(),
+        "pod/client"
+    );
+    // Without automount: no volume, nothing at the path.
+    assert_eq!(c.jsonpath("pod/quiet", "{.spec.volumes}"), "");
+    assert_ne!(
+        c.kubectl(&["exec", "quiet", "--", "ls", dir]).code,
+        0,
+        "nothing mounted"
+    );
+    // The token ends with its pod.
+    c.kubectl(&["delete", "pod", "client", "--grace-period=1"])
+        .ok();
+    c.wait_until(Duration::from_secs(30), "the pod gone", || {
+        c.kubectl(&["get", "pod", "client"]).code != 0
+    });
+    assert_eq!(as_token(&c, &token, &["get", "pods"]).code, 1);
+}

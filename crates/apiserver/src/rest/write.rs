@@ -56,6 +56,9 @@ async fn insert(ctx: &Ctx<'_>, mut obj: Value) -> Result<Arc<Value>, ApiError> {
             crate::limitrange::admit(ctx.srv, ns, &name, &mut obj)?;
         }
         crate::priority::admit(ctx.srv, &name, &mut obj).await?;
+        if let Some(ns) = ns {
+            crate::serviceaccount::admit(ctx.srv, ns, &mut obj).await;
+        }
     }
     ctx.admit_custom(&mut obj)?;
     validate_meta(info, &obj, &name)?;
