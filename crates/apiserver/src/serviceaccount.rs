@@ -22,7 +22,7 @@ const EXPIRATION_SECONDS: i64 = 3607;
 const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
 
 /// Admits a new pod in `ns`.
-pub async fn admit(srv: &ApiServer, ns: &str, pod: &mut Value) {
+pub fn admit(srv: &ApiServer, ns: &str, pod: &mut Value) {
     if pod
         .pointer(&format!(
             "/metadata/annotations/{}",
@@ -53,14 +53,12 @@ pub async fn admit(srv: &ApiServer, ns: &str, pod: &mut Value) {
         .and_then(Value::as_bool)
     {
         Some(b) => b,
-        None => {
-            let key = format!("/registry/serviceaccounts/{ns}/{name}");
-            let account = srv.store.get(&key).await.ok().flatten();
-            account
-                .and_then(|kv| serde_json::from_slice::<Value>(&kv.value).ok())
-                .and_then(|sa| sa["automountServiceAccountToken"].as_bool())
-                .unwrap_or(true)
-        }
+        // The account as the watch cache holds it (upstream reads its informer).
+        None => srv
+            .cache
+            .get(&format!("/registry/serviceaccounts/{ns}/{name}"))
+            .and_then(|sa| sa["automountServiceAccountToken"].as_bool())
+            .unwrap_or(true),
     };
     if automount {
         mount(spec);

@@ -131,6 +131,11 @@ spec:
   - {name: app, image: busybox:e2e, command: ["sleep", "3600"]}
 "#,
     );
+    // An account may turn automount off for its pods too.
+    c.apply("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: hush}\nautomountServiceAccountToken: false\n");
+    c.apply("apiVersion: v1\nkind: Pod\nmetadata: {name: hushed}\nspec:\n  serviceAccountName: hush\n  containers:\n  - {name: app, image: busybox:e2e}\n");
+    assert_eq!(c.jsonpath("pod/hushed", "{.spec.volumes}"), "");
+    assert_eq!(c.jsonpath("pod/hushed", "{.spec.serviceAccount}"), "hush");
     for p in ["client", "quiet"] {
         c.wait_jsonpath(&format!("pod/{p}"), "{.status.phase}", "Running", |s| {
             s == "Running"

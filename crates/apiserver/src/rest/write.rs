@@ -57,7 +57,7 @@ async fn insert(ctx: &Ctx<'_>, mut obj: Value) -> Result<Arc<Value>, ApiError> {
         }
         crate::priority::admit(ctx.srv, &name, &mut obj).await?;
         if let Some(ns) = ns {
-            crate::serviceaccount::admit(ctx.srv, ns, &mut obj).await;
+            crate::serviceaccount::admit(ctx.srv, ns, &mut obj);
         }
     }
     ctx.admit_custom(&mut obj)?;
