@@ -87,16 +87,6 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
-fn rfc3339(secs: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
 async fn stored(
     srv: &ApiServer,
     resource: &str,
@@ -231,7 +221,8 @@ pub async fn request(
     req["metadata"] = json!({"name": name, "namespace": ns, "creationTimestamp": null});
     req["spec"]["audiences"] = json!(audiences);
     req["spec"]["expirationSeconds"] = json!(expiration);
-    req["status"] = json!({"token": token, "expirationTimestamp": rfc3339(exp)});
+    req["status"] =
+        json!({"token": token, "expirationTimestamp": crate::protobuf::gofmt::rfc3339(exp, None)});
     Ok(req)
 }
 

@@ -23,11 +23,8 @@ const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
 
 /// Admits a new pod in `ns`.
 pub fn admit(srv: &ApiServer, ns: &str, pod: &mut Value) {
-    if pod
-        .pointer(&format!(
-            "/metadata/annotations/{}",
-            MIRROR_ANNOTATION.replace('/', "~1")
-        ))
+    if pod["metadata"]["annotations"]
+        .get(MIRROR_ANNOTATION)
         .is_some()
     {
         return;

@@ -28,7 +28,7 @@
 mod decode;
 #[rustfmt::skip]
 mod generated;
-mod gofmt;
+pub(crate) mod gofmt;
 mod schema;
 mod wire;
 
